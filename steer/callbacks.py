@@ -1,0 +1,67 @@
+"""Lightning callbacks steer adds to every run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_info
+
+
+class Throughput(Callback):
+    """Times the training steps (forward, backward, optimizer) and prints images/s at the end.
+
+    Data loading and validation are outside the timed span, so the figure is
+    the walk step's own speed; the wall-clock figure of the whole fit is
+    printed beside it.
+    """
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.step_seconds = 0.0
+        self.fit_start = 0.0
+        self._t0 = 0.0
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.fit_start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
+        self.step_seconds += time.perf_counter() - self._t0
+        self.images += len(next(iter(batch.values())))
+
+    def images_per_second(self) -> float:
+        return self.images / self.step_seconds if self.step_seconds else 0.0
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.images:
+            return
+        wall = time.perf_counter() - self.fit_start
+        rank_zero_info(
+            f"train throughput: {self.images_per_second():.1f} images/s per rank in the training step "
+            f"({self.images} images in {self.step_seconds:.1f} s); whole fit {wall:.1f} s with validation "
+            f"and data ({self.images / wall:.1f} images/s)."
+        )
+
+
+class FinalCheckpoint(Callback):
+    """Saves last.ckpt when training ends after the last validation.
+
+    With an endless latent stream the epoch never ends, so Lightning's
+    ModelCheckpoint saves only after validations; the steps after the last
+    one would be lost without this.
+    """
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        ckpt = trainer.checkpoint_callback
+        if not isinstance(ckpt, ModelCheckpoint) or not ckpt.dirpath or not ckpt.save_last:
+            return
+        if ckpt._last_global_step_saved == trainer.global_step:
+            return
+        path = str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
+        trainer.save_checkpoint(path)
+        ckpt.last_model_path = path

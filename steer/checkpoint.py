@@ -1,0 +1,89 @@
+"""Safe artifacts: written to a temporary name then renamed; loaded without running code."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Union
+
+import torch
+
+from steer.errors import SteerError
+
+PathLike = Union[str, os.PathLike]
+
+
+def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    A crash or a failing write (full disk, read-only folder) never leaves a
+    half-written file under the final name, and an existing file there stays
+    intact until the new one is complete.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SteerError(f"cannot write {path}: {e.strerror or e}. Choose a writable folder.") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise SteerError(f"writing {path} failed: {e.strerror or e}; nothing was written there.") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save(obj: Any, path: PathLike) -> Path:
+    """``torch.save`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def load(path: PathLike, what: str = "checkpoint") -> Any:
+    """``torch.load(..., weights_only=True)`` with one clear message per failure.
+
+    ``what`` names the file in messages (e.g. "walk checkpoint"). A file that
+    would need arbitrary unpickling (code execution) is refused, not run.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SteerError(f"{what} {path} does not exist. Check the path.")
+    if path.is_dir():
+        raise SteerError(f"{what} {path} is a folder; give the file inside it (e.g. last.ckpt).")
+    if path.stat().st_size == 0:
+        raise SteerError(f"{what} {path} is empty (0 bytes): it was not written completely. Use another file.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise SteerError(
+                f"{what} {path} contains Python objects that can only be loaded by running code "
+                "from the file; steer refuses such files. Save plain tensors and dicts instead."
+            ) from None
+        raise SteerError(f"{what} {path} is corrupted or not a PyTorch file ({e}).") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SteerError(f"{what} {path} is corrupted or truncated ({first}). Use another copy.") from None
+
+
+def load_weights(path: PathLike, key: str, what: str) -> dict:
+    """The state dict stored under ``key`` in a file loaded with :func:`load`."""
+    obj = load(path, what)
+    if not isinstance(obj, dict) or key not in obj:
+        keys = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
+        raise SteerError(f"{what} {path} has no '{key}' entry (found: {keys}); it is another kind of file.")
+    return obj[key]

@@ -1,0 +1,187 @@
+"""Command-line plumbing shared by train.py and evaluate.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+import steer
+from steer.callbacks import FinalCheckpoint, Throughput
+from steer.errors import SteerError
+
+RECORD_KEY = "steer"
+
+# A frozen generator is in eval mode on purpose (DESIGN.md, Contracts).
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+
+
+def steer_cause(error: BaseException) -> Optional[SteerError]:
+    """The SteerError behind ``error`` (itself, or one a library wrapped), if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SteerError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a SteerError (also one wrapped by jsonargparse or Lightning) into one line and exit code 2."""
+    try:
+        yield
+    except Exception as e:
+        cause = steer_cause(e)
+        if cause is None:
+            raise
+        print(f"error: {cause}", file=sys.stderr)
+        sys.exit(2)
+
+
+def wandb_offline() -> bool:
+    """True unless the user chose a W&B mode or has credentials (API key or netrc entry)."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode in ("offline", "dryrun", "disabled")
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    return not (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
+
+
+def wandb_logger_config(save_dir: str = "runs", project: str = "steer") -> dict:
+    """The default logger: W&B, offline when no credentials are set (``wandb sync`` uploads later)."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return {
+        "class_path": "pytorch_lightning.loggers.WandbLogger",
+        "init_args": {"project": project, "save_dir": save_dir, "offline": wandb_offline()},
+    }
+
+
+class Provenance(Callback):
+    """Writes what made a checkpoint into it (config, command, steer version) and beside it (config.yaml)."""
+
+    def __init__(self, config: dict, config_yaml: str) -> None:
+        self.record = {"version": steer.__version__, "config": config, "command": list(sys.argv)}
+        self.config_yaml = config_yaml
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        ckpt = trainer.checkpoint_callback
+        if trainer.is_global_zero and ckpt is not None and ckpt.dirpath:
+            from steer.checkpoint import atomic_write
+
+            atomic_write(Path(ckpt.dirpath) / "config.yaml", lambda f: f.write(self.config_yaml.encode()))
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
+        checkpoint[RECORD_KEY] = self.record
+
+
+def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrite: bool) -> None:
+    """A new run must not write over another run's checkpoints."""
+    if not dirpath or ckpt_path or overwrite:
+        return
+    existing = sorted(Path(dirpath).glob("*.ckpt")) if Path(dirpath).is_dir() else []
+    if existing:
+        raise SteerError(
+            f"{dirpath} already holds checkpoints of another run ({existing[0].name}, …). Resume it with "
+            "--ckpt_path last, choose another --checkpoint.dirpath, or pass --overwrite to replace them."
+        )
+
+
+def _public_classes(module_path: str) -> list[str]:
+    """Names of the public classes defined in a module (for 'valid choices' hints)."""
+    import importlib
+    import inspect
+
+    try:
+        module = importlib.import_module(module_path)
+    except ImportError:
+        return []
+    return sorted(name for name, obj in vars(module).items()
+                  if inspect.isclass(obj) and not name.startswith("_") and obj.__module__.startswith(module_path))
+
+
+def explain_config_error(message: str) -> str:
+    """jsonargparse's nested message → one short statement of what was wrong and what is valid."""
+    text = str(message)
+    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", text)
+    if missing:
+        module, name = missing.groups()
+        return f"unknown class '{name}' in {module}; valid ones: {', '.join(_public_classes(module)) or 'none'}."
+    bad_path = re.search(r"(?:Import path|dot import path string:?) '?([\w.]+)'?", text)
+    if bad_path and "." not in bad_path.group(1):
+        return (f"unknown name '{bad_path.group(1)}': give a full class path, e.g. steer.edits.Zoom "
+                f"(edits: {', '.join(_public_classes('steer.edits'))}; walks: {', '.join(_public_classes('steer.walks'))}).")
+    option = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", text)
+    if option:
+        cls, key = option.groups()
+        return f"{cls} has no option '{key}'; see its accepted options with --help (or its docstring)."
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.strip().startswith(("Given value", "- Expected a <class 'NoneType'>"))]
+    return " ".join(dict.fromkeys(lines))
+
+
+class ConciseParser(LightningArgumentParser):
+    """Prints one short error line (no page of usage) and exits with code 2."""
+
+    def error(self, message: str, ex: Optional[Exception] = None) -> None:
+        if not self.exit_on_error:
+            return super().error(message, ex)
+        print(f"error: {explain_config_error(message)}\n(run with --help for all options)", file=sys.stderr)
+        sys.exit(2)
+
+
+class SteerCLI(LightningCLI):
+    """LightningCLI with steer's defaults: W&B offline fallback, checkpoints, throughput, provenance."""
+
+    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
+        super().__init__(
+            model_class=LightningModule,
+            subclass_mode_model=True,
+            datamodule_class=LightningDataModule,
+            subclass_mode_data=True,
+            trainer_defaults={"logger": wandb_logger_config(), "default_root_dir": "runs"},
+            save_config_callback=None,
+            auto_configure_optimizers=False,
+            parser_class=ConciseParser,
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.save_last": True,
+            "checkpoint.filename": "best",
+            "checkpoint.monitor": "val/loss",
+            "checkpoint.mode": "min",
+        })
+        parser.add_argument("--overwrite", type=bool, default=False,
+                            help="Let a new run replace the checkpoints in --checkpoint.dirpath.")
+
+    def before_instantiate_classes(self) -> None:
+        sub = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        ckpt_path = sub.get("ckpt_path") if self.subcommand == "fit" else None
+        _refuse_overwrite(sub.get("checkpoint.dirpath"), ckpt_path, sub.get("overwrite", False))
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        sub = self.config[self.subcommand] if self.subcommand else self.config
+        config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(yaml.safe_load(config_yaml), config_yaml)]
+        return super()._instantiate_trainer(config, callbacks)
+
+    def after_fit(self) -> None:
+        ckpt = self.trainer.checkpoint_callback
+        if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
+            print(f"last checkpoint: {ckpt.last_model_path}")

@@ -1,0 +1,109 @@
+"""A seeded, resumable stream of (z, y, α) batches for walk training.
+
+Batch ``i`` of rank ``r`` is drawn from ``rng(seed, "train", r, i)``: its content
+depends only on (seed, rank, i). Ranks never repeat each other's latents, the
+number of DataLoader workers does not change the stream (worker ``w`` of ``W``
+makes batches start+w, start+w+W, …, which the DataLoader interleaves back
+into order), and a resumed run continues from the saved batch index.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Optional
+
+import torch
+from pytorch_lightning import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from steer.errors import SteerError
+from steer.seeding import rng
+
+Batch = dict[str, Tensor]
+Sampler = Callable[[int, torch.Generator], Batch]
+
+
+class LatentStream(IterableDataset):
+    """Endless batches ``sample(batch_size, rng(seed, "train", rank, i))`` for i = start, start+1, …"""
+
+    def __init__(self, sample: Sampler, batch_size: int, seed: int, rank: int = 0, start: int = 0) -> None:
+        self.sample, self.batch_size, self.seed, self.rank, self.start = sample, batch_size, seed, rank, start
+
+    def batch(self, index: int) -> Batch:
+        out = self.sample(self.batch_size, rng(self.seed, "train", self.rank, index))
+        out["index"] = torch.full((self.batch_size,), index, dtype=torch.long)
+        return out
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        index = self.start + (info.id if info else 0)
+        stride = info.num_workers if info else 1
+        while True:
+            yield self.batch(index)
+            index += stride
+
+
+class LatentDataModule(LightningDataModule):
+    """Streams (z, y, α) for the attached LightningModule's generator and edit.
+
+    The module must have ``generator`` (Generator contract) and ``edit`` (Edit
+    contract); ``setup`` reads them from the trainer, so one config section
+    (model) names them once. Validation is a fixed set of ``val_size`` latents,
+    split disjointly across ranks; the module evaluates each on the edit's
+    test α grid.
+    """
+
+    def __init__(self, batch_size: int = 16, seed: int = 0, val_size: int = 64, num_workers: int = 0) -> None:
+        super().__init__()
+        for name, value, least in (("batch_size", batch_size, 1), ("val_size", val_size, 1), ("num_workers", num_workers, 0)):
+            if value < least:
+                raise SteerError(f"data.{name} must be ≥ {least}, got {value}.")
+        self.batch_size, self.seed, self.val_size, self.num_workers = batch_size, seed, val_size, num_workers
+        self.position = 0  # index of the next training batch
+        self.stream: Optional[LatentStream] = None
+
+    def _ranks(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _sampler(self) -> Sampler:
+        module = self.trainer.lightning_module
+        generator, edit = module.generator, module.edit
+
+        def sample(n: int, g: torch.Generator) -> Batch:
+            batch = {"z": generator.sample_latent(n, g), "alpha": edit.sample_alpha(n, g)}
+            y = generator.sample_class(n, g)
+            if y is not None:
+                batch["y"] = y
+            return batch
+
+        return sample
+
+    def train_dataloader(self) -> DataLoader:
+        rank, _ = self._ranks()
+        self.stream = LatentStream(self._sampler(), self.batch_size, self.seed, rank, self.position)
+        # Workers are not persistent: each new pass (epoch) copies the stream with its current start.
+        return DataLoader(self.stream, batch_size=None, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        rank, world = self._ranks()
+        full = self._sampler()(self.val_size, rng(self.seed, "val"))
+        full["index"] = torch.arange(self.val_size)
+        shard = {k: v[rank::world] for k, v in full.items()}
+        chunks = [{k: v[i : i + self.batch_size] for k, v in shard.items()}
+                  for i in range(0, len(shard["z"]), self.batch_size)]
+        return DataLoader(chunks, batch_size=None)
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        trainer = self.trainer
+        if trainer is not None and trainer.training:
+            self.position = int(batch["index"][0]) + 1
+            if self.stream is not None:
+                self.stream.start = self.position
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"position": self.position}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.position = int(state_dict["position"])

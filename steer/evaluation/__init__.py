@@ -1,0 +1,1 @@
+"""Measuring what a walk or model does: steerability metrics and reports."""

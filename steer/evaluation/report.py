@@ -1,0 +1,133 @@
+"""A steerability report folder: metrics.json, curves.png, walk_grid.png, walk.gif."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from steer.checkpoint import atomic_write  # noqa: E402
+from steer.errors import SteerError  # noqa: E402
+from steer.evaluation.steerability import Steerability  # noqa: E402
+from steer.media import grid, pil, save_gif  # noqa: E402
+
+REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif")
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse a folder that already holds a report, unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise SteerError(f"--out {out} is a file; give a folder for the report.")
+    existing = [f for f in REPORT_FILES if (out / f).exists()]
+    if existing and not overwrite:
+        raise SteerError(
+            f"{out} already holds a report ({', '.join(existing)}); choose another --out or pass --overwrite."
+        )
+
+
+def _save_figure(fig: plt.Figure, path: Path) -> Path:
+    def write(f: io.BufferedWriter) -> None:
+        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+
+    atomic_write(path, write)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(result: Steerability, path: Path) -> Path:
+    """Left: walk vs baseline error per α. Right: achieved vs requested α, with the limit band."""
+    edit = result.edit
+    fig, (ax_err, ax_reach) = plt.subplots(1, 2, figsize=(11, 4.2))
+    log_axis = edit.name == "Zoom"
+    for k, (name, rows) in enumerate(result.axes().items()):
+        x = result.alphas[rows, k]
+        order = x.argsort()
+        x, rows = x[order], [rows[i] for i in order]
+        label = "" if edit.sliders == 1 else f" {name}"
+        ax_err.plot(x, result.walk_error[rows], "o-", label=f"walk{label}")
+        ax_err.plot(x, result.baseline_error[rows], "x--", label=f"no walk{label}")
+        ax_reach.plot(x, result.achieved[rows, k], "o-", label=f"achieved{label}")
+    lo, hi = result.alphas.min().item(), result.alphas.max().item()
+    line = torch.linspace(lo, hi, 50)
+    ident = float(edit.identity[0])
+    if log_axis:
+        band_lo = ident * (line / ident) ** result.fraction
+        band_hi = ident * (line / ident) ** (2 - result.fraction)
+    else:
+        band_lo, band_hi = ident + (line - ident) * result.fraction, ident + (line - ident) * (2 - result.fraction)
+    ax_reach.plot(line, line, "k:", lw=1, label="requested")
+    ax_reach.fill_between(line, band_lo, band_hi, color="grey", alpha=0.2,
+                          label=f"within {1 - result.fraction:.0%} (limit band)")
+    for ax in (ax_err, ax_reach):
+        if log_axis:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(f"requested α ({edit.name}{', ' + edit.unit if edit.unit else ''})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if log_axis:
+        ax_reach.set_yscale("log", base=2)
+    ax_err.set_ylabel("masked L2 to edit(G(z), α)")
+    ax_reach.set_ylabel("achieved α (registration)")
+    ax_err.set_title(f"{edit.name}: error of the walk vs doing nothing (n={result.n})")
+    ax_reach.set_title(f"how far the walk moves the image; limit: {result.limits()}", fontsize=9)
+    return _save_figure(fig, path)
+
+
+def plot_walk_grid(result: Steerability, path: Path) -> Path:
+    """Rows: for each latent, the walk and the edit target (masked); columns: α."""
+    frames, targets = result.frames, result.targets  # (A, K, C, H, W)
+    rows = [r for i in range(frames.shape[1]) for r in (frames[:, i], targets[:, i])]
+    image = grid(rows)
+    fig, ax = plt.subplots(figsize=(1.1 * len(result.alphas) + 1, 1.1 * len(rows) + 0.6))
+    ax.imshow(pil(image))
+    cell = image.shape[2] / len(result.alphas)
+    ax.set_xticks([cell * (i + 0.5) for i in range(len(result.alphas))])
+    ax.set_xticklabels([result.edit.describe(a) for a in result.alphas], rotation=45, fontsize=8)
+    row_h = image.shape[1] / len(rows)
+    ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
+    ax.set_yticklabels(["walk", "target"] * frames.shape[1], fontsize=8)
+    ax.set_title(f"{result.edit.name}: G(walk(z, α)) and edit(G(z), α)")
+    return _save_figure(fig, path)
+
+
+def write_report(result: Steerability, out: Path, record: Optional[dict] = None, overwrite: bool = False) -> dict:
+    """All report files in ``out``; returns the metrics written to metrics.json."""
+    check_out_dir(out, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = result.to_json()
+    if record is not None:
+        metrics["made_by"] = {"steer_version": record.get("version"), "command": record.get("command"),
+                              "model": record.get("config", {}).get("model")}
+    plot_curves(result, out / "curves.png")
+    plot_walk_grid(result, out / "walk_grid.png")
+    save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], out / "walk.gif")
+    atomic_write(out / "metrics.json", lambda f: f.write(json.dumps(metrics, indent=2).encode()))
+    return metrics
+
+
+def log_report(out: Path, metrics: dict, save_dir: str = "runs", project: str = "steer") -> Optional[str]:
+    """The report as a W&B run (offline without credentials); returns the run's folder."""
+    import wandb
+
+    from steer.cli import wandb_offline
+
+    run = wandb.init(project=project, job_type="evaluate", dir=save_dir, config=metrics.get("made_by", {}),
+                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
+    table = wandb.Table(columns=["alpha", "walk_error", "baseline_error", "achieved_alpha"],
+                        data=[[str(a), w, b, str(c)] for a, w, b, c in zip(
+                            metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"])])
+    run.log({"steerability/metrics": table,
+             "steerability/curves": wandb.Image(str(out / "curves.png")),
+             "steerability/walk_grid": wandb.Image(str(out / "walk_grid.png")),
+             "steerability/walk": wandb.Video(str(out / "walk.gif"), format="gif")})
+    run.summary["limit"] = metrics["limit"]
+    folder = run.dir
+    run.finish()
+    return folder

@@ -1,0 +1,5 @@
+"""LightningModules: what steer trains."""
+
+from steer.modules.walk import WalkModule
+
+__all__ = ["WalkModule"]

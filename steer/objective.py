@@ -1,0 +1,53 @@
+"""The steerability objective (Jahanian et al. 2020, METHODS.md §1).
+
+    min_w  E_{z, α} L( G(walk(z, α)), edit(G(z), α) ; m )
+
+The target is built from a detached G(z); the walk sees the edit's graph α.
+Training, validation and evaluation all compute their pairs here.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from steer.edits import Edit
+from steer.generators.base import Generator
+from steer.walks import Walk
+
+
+class Pair(NamedTuple):
+    walked: Tensor  # G(walk(z, α))
+    target: Tensor  # edit(G(z), α)
+    mask: Tensor  # pixels the edit defines
+    source: Tensor  # G(z), detached
+
+
+def steer_pair(
+    generator: Generator,
+    edit: Edit,
+    walk: Walk,
+    z: Tensor,
+    alpha: Tensor,
+    y: Optional[Tensor] = None,
+    source: Optional[Tensor] = None,
+) -> Pair:
+    """Walked image and edit target for latents ``z`` and strengths ``alpha`` (N, sliders).
+
+    ``source`` = G(z) may be passed in when several α share the same latents,
+    so the generator's target pass runs once per batch.
+    """
+    if source is None:
+        with torch.no_grad():
+            source = generator(z, y)
+    source = source.detach()
+    target, mask = edit(source, alpha)
+    walked = generator(walk(z, edit.walk_alpha(alpha.to(z.device)), y), y)
+    return Pair(walked, target, mask, source)
+
+
+def repeat_alpha(alpha: Tensor, n: int, like: Tensor) -> Tensor:
+    """One α row (sliders,) repeated for ``n`` latents, on ``like``'s device."""
+    return alpha.to(like.device, like.dtype).expand(n, -1).contiguous()

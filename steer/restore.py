@@ -1,0 +1,74 @@
+"""Rebuild a trained LightningModule from a steer checkpoint, without running code from the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from jsonargparse import ArgumentParser
+from pytorch_lightning import LightningModule
+
+from steer import checkpoint
+from steer.cli import RECORD_KEY
+from steer.errors import SteerError
+from steer.generators.base import Generator
+
+
+def read_record(path: Path) -> tuple[dict, dict]:
+    """(checkpoint, steer record) of a steer checkpoint; a clear error for any other file."""
+    ckpt = checkpoint.load(path, "checkpoint")
+    if not isinstance(ckpt, dict) or RECORD_KEY not in ckpt or "state_dict" not in ckpt:
+        raise SteerError(
+            f"{path} is not a steer checkpoint (it has no record of the config that made it); "
+            "give a .ckpt written by `python train.py fit`."
+        )
+    return ckpt, ckpt[RECORD_KEY]
+
+
+def instantiate(model_config: dict, generator: Optional[dict] = None) -> LightningModule:
+    """The LightningModule described by a config section (class_path + init_args).
+
+    ``generator`` (class_path + init_args) replaces the generator recorded in it.
+    """
+    config = dict(model_config, init_args=dict(model_config.get("init_args", {})))
+    if generator is not None:
+        config["init_args"]["generator"] = generator
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(LightningModule, "model", fail_untyped=False)
+    try:
+        return parser.instantiate_classes(parser.parse_object({"model": config})).model
+    except SteerError:
+        raise
+    except Exception as e:  # jsonargparse reports config problems as several exception types
+        raise SteerError(f"cannot rebuild the model recorded in the checkpoint: {str(e).splitlines()[0]}") from None
+
+
+def _spec(config: dict) -> tuple[Any, Any]:
+    return config.get("class_path"), config.get("init_args", {})
+
+
+def load_module(path: Path, generator: Optional[dict] = None) -> tuple[LightningModule, dict]:
+    """A trained module in eval mode and its record, from ``path``.
+
+    With ``generator`` given, it must be the generator the walk was trained on
+    (same class, same latent size); otherwise the error names both.
+    """
+    ckpt, record = read_record(Path(path))
+    model_config = record["config"]["model"]
+    trained = model_config.get("init_args", {}).get("generator", {})
+    if generator is not None and _spec(generator)[0] != _spec(trained)[0]:
+        raise SteerError(
+            f"the walk in {path} was trained on {_spec(trained)[0]}, not on the given {_spec(generator)[0]}; "
+            "a walk only steers the generator it was trained on. Leave out --generator to use the recorded one."
+        )
+    module = instantiate(model_config, generator)
+    gen = getattr(module, "generator", None)
+    walk_dim = next((v.shape[-1] for k, v in ckpt["state_dict"].items() if k.startswith("walk.")), None)
+    if isinstance(gen, Generator) and walk_dim is not None and getattr(module.walk, "latent_dim", walk_dim) != walk_dim:
+        raise SteerError(f"the walk in {path} moves {walk_dim}-d latents but the generator's latent size is {gen.latent_dim}.")
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()][1:4]
+        raise SteerError(f"the weights in {path} do not fit the model its config describes: {' '.join(lines)}") from None
+    return module.eval(), record

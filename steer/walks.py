@@ -1,0 +1,112 @@
+"""Walks in latent space: ``walk(z, graph_α, y)`` → moved latent (METHODS.md §1).
+
+Every walk is built as ``Walk(latent_dim, sliders, num_classes, **options)``;
+a config names the class and its options, steer fills in the first three from
+the generator and the edit.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from steer.errors import SteerError
+
+
+class Walk(nn.Module):
+    """Base class: checks shapes, then ``move(z, walk_alpha, y)``."""
+
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None) -> None:
+        super().__init__()
+        if latent_dim <= 0 or sliders <= 0:
+            raise SteerError(f"a walk needs latent_dim > 0 and sliders > 0, got {latent_dim}, {sliders}.")
+        self.latent_dim, self.sliders, self.num_classes = latent_dim, sliders, num_classes
+
+    def forward(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor] = None) -> Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise SteerError(f"{type(self).__name__} moves latents (N, {self.latent_dim}), got {tuple(z.shape)}.")
+        if walk_alpha.shape != (len(z), self.sliders):
+            raise SteerError(
+                f"{type(self).__name__} takes α of shape ({len(z)}, {self.sliders}), got {tuple(walk_alpha.shape)}."
+            )
+        return self.move(z, walk_alpha.to(z.dtype), y)
+
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+        raise NotImplementedError
+
+
+class LinearWalk(Walk):
+    """z + Σ_k α_k w_k, one direction w_k per slider, w ~ N(0, 0.1²) at init."""
+
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, init_std: float = 0.1):
+        super().__init__(latent_dim, sliders, num_classes)
+        self.w = nn.Parameter(torch.randn(sliders, latent_dim) * init_std)
+
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+        return z + walk_alpha @ self.w
+
+
+class ClassLinearWalk(Walk):
+    """z + Σ_k α_k w_{y,k}: one set of directions per class of a conditional generator."""
+
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, init_std: float = 0.1):
+        super().__init__(latent_dim, sliders, num_classes)
+        if not num_classes:
+            raise SteerError(
+                "ClassLinearWalk keeps one direction per class, but the generator is unconditional "
+                "(num_classes=None); use LinearWalk."
+            )
+        self.w = nn.Parameter(torch.randn(num_classes, sliders, latent_dim) * init_std)
+
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+        if y is None:
+            raise SteerError("ClassLinearWalk needs the class labels y of the latents it moves.")
+        return z + torch.einsum("ns,nsd->nd", walk_alpha, self.w[y])
+
+
+class NNWalk(Walk):
+    """Non-linear walk: repeated residual steps z ← z + T(z), re-projected to ‖z₀‖.
+
+    Graph α = n·ε (ε = ``step_size``): |α|/ε steps, the last one fractional, with
+    separate step nets for α > 0 and α < 0. Training unrolls as many steps as
+    the edit's α range needs (N_f = max|α|/ε, 4–5 with the configs); at test
+    time larger α simply apply the step more often (recursive extrapolation).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        sliders: int = 1,
+        num_classes: Optional[int] = None,
+        step_size: float = 0.25,
+        hidden: int = 256,
+    ) -> None:
+        super().__init__(latent_dim, sliders, num_classes)
+        if sliders != 1:
+            raise SteerError(f"NNWalk steers one slider; this edit has {sliders}. Use LinearWalk for it.")
+        if step_size <= 0 or hidden <= 0:
+            raise SteerError(f"NNWalk needs step_size > 0 and hidden > 0, got {step_size}, {hidden}.")
+        self.step_size = step_size
+        self.forward_step, self.backward_step = self._step_net(hidden), self._step_net(hidden)
+
+    def _step_net(self, hidden: int) -> nn.Sequential:
+        net = nn.Sequential(nn.Linear(self.latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.latent_dim))
+        nn.init.normal_(net[2].weight, std=1e-3)
+        nn.init.zeros_(net[2].bias)
+        return net
+
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+        steps = walk_alpha[:, :1].abs() / self.step_size  # n, per latent
+        positive = walk_alpha[:, :1] >= 0
+        norm = z.norm(dim=1, keepdim=True)
+        for k in range(int(torch.ceil(steps.max()).item()) if len(z) else 0):
+            fraction = (steps - k).clamp(0, 1)
+            delta = torch.where(positive, self.forward_step(z), self.backward_step(z))
+            moved = z + fraction * delta
+            z = moved * norm / moved.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return z
+
+
+WALKS = {cls.__name__: cls for cls in (LinearWalk, ClassLinearWalk, NNWalk)}

@@ -1,0 +1,51 @@
+"""WalkModule inside a Lightning Trainer: what is frozen, what learns."""
+
+import pytest
+import torch
+from pytorch_lightning import Callback, Trainer
+
+from known_direction import ZoomingGenerator
+from steer.data import LatentDataModule
+from steer.edits import Zoom
+from steer.modules import WalkModule
+from steer.walks import LinearWalk
+
+
+class WatchGenerator(Callback):
+    def __init__(self):
+        self.modes = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.modes.append(any(m.training for m in module.generator.modules()))
+
+
+def fit(module, steps, batch_size=8, callbacks=()):
+    trainer = Trainer(max_steps=steps, val_check_interval=steps, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, callbacks=list(callbacks))
+    trainer.fit(module, LatentDataModule(batch_size=batch_size, val_size=8))
+    return trainer
+
+
+def test_generator_stays_frozen_in_eval_mode_and_outside_the_optimizer():
+    module = WalkModule(ZoomingGenerator(), Zoom())
+    before = {k: v.clone() for k, v in module.generator.state_dict().items()}  # BatchNorm running stats too
+    watch = WatchGenerator()
+    trainer = fit(module, steps=3, callbacks=[watch])
+    assert watch.modes == [False, False, False]
+    optimized = {id(p) for group in trainer.optimizers[0].param_groups for p in group["params"]}
+    assert optimized == {id(p) for p in module.walk.parameters()}
+    after = module.generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_linear_walk_learns_the_generators_known_zoom_direction():
+    torch.manual_seed(0)
+    module = WalkModule(ZoomingGenerator(), Zoom(min_scale=0.5, max_scale=2.0),
+                        walk=lambda d, s, c: LinearWalk(d, s, c, init_std=0.01),
+                        optimizer=lambda params: torch.optim.Adam(params, lr=0.05))
+    fit(module, steps=60, batch_size=32)
+    w = module.walk.w.detach()[0]
+    assert w[-1].item() == pytest.approx(1.0, abs=0.15)  # z + log(s)·e_last zooms by exactly s
+    assert w[-1].abs() > 3 * w[:-1].norm()
+    metrics = module.trainer.callback_metrics
+    assert metrics["val/loss"] < 0.2 * metrics["val/baseline_error/×2.00"]

@@ -1,0 +1,48 @@
+"""Small user generators for the CustomGenerator tests (stand-ins for a model a user brings)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class TinyDeconv(nn.Module):
+    """DCGAN-like: z (N, d, 1, 1) → 8×8 RGB in [-1, 1] (tanh), with a BatchNorm."""
+
+    def __init__(self, latent_dim: int = 6, width: int = 4) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 3, 4, 2, 1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class TinyConditional(nn.Module):
+    """Flat z and a class (one-hot rows, or indices when ``index``) → 4×4 RGB in [0, 1] (sigmoid)."""
+
+    def __init__(self, latent_dim: int = 5, num_classes: int = 3, index: bool = False) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, num_classes) if index else None
+        self.fc = nn.Linear(latent_dim + num_classes, 3 * 4 * 4)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        y = self.embed(y) if self.embed is not None else y
+        return torch.sigmoid(self.fc(torch.cat([z, y], dim=1))).view(-1, 3, 4, 4)
+
+
+class Unbounded(nn.Module):
+    """Flat z → 4×4 RGB with no output squashing (values beyond [-1, 1])."""
+
+    def __init__(self, latent_dim: int = 5) -> None:
+        super().__init__()
+        self.fc = nn.Linear(latent_dim, 3 * 4 * 4)
+        nn.init.constant_(self.fc.bias, 5.0)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.fc(z).view(-1, 3, 4, 4)
