@@ -1,4 +1,8 @@
-"""Safe artifacts: written to a temporary name then renamed; loaded without running code."""
+"""Safe artifacts: written to a temporary name then renamed; loaded without running code.
+
+Also the strict state-dict load every generator uses, which sums up a
+mismatch (another architecture, other shapes) in one line.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Mapping, Union
 
 import torch
+from torch import Tensor, nn
 
 from steer.errors import SteerError
 
@@ -87,3 +92,45 @@ def load_weights(path: PathLike, key: str, what: str) -> dict:
         keys = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise SteerError(f"{what} {path} has no '{key}' entry (found: {keys}); it is another kind of file.")
     return obj[key]
+
+
+# -- state dicts ------------------------------------------------------------------
+def _first(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (", …" if len(names) > n else "")
+
+
+def is_state_dict(obj: Any) -> bool:
+    """True for a non-empty mapping from names to tensors."""
+    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, Tensor) for v in obj.values())
+
+
+def describe_mismatch(module: nn.Module, state: Mapping[str, Tensor]) -> str:
+    """One line: how many keys are missing / unexpected / of another shape, and the first few."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    parts = [
+        f"{kind}: {len(names)} ({_first(names)})"
+        for kind, names in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
+        if names
+    ]
+    return "; ".join(parts)
+
+
+def load_matching_state(module: nn.Module, state: Mapping[str, Tensor], what: str, hint: str) -> None:
+    """``module.load_state_dict(state, strict=True)``; a mismatch becomes one SteerError line.
+
+    ``what`` names the file in the message, ``hint`` says what to do about it.
+    The module's own load hooks (e.g. spectral norm's) run first, so only real
+    mismatches are reported.
+    """
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        summary = describe_mismatch(module, state) or str(e).strip().splitlines()[0]
+        raise SteerError(f"{what} was made for another architecture: {summary}. {hint}") from None

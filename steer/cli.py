@@ -185,3 +185,18 @@ class SteerCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
+        finish_wandb(self.trainer)
+
+
+def finish_wandb(trainer: Trainer) -> None:
+    """Close the W&B run so that its files are complete when the command returns.
+
+    Lightning's WandbLogger leaves the run open (for notebooks); the W&B
+    service would otherwise still be writing the offline run after exit.
+    """
+    from pytorch_lightning.loggers import WandbLogger
+
+    if trainer.is_global_zero and any(isinstance(lg, WandbLogger) for lg in trainer.loggers):
+        import wandb
+
+        wandb.finish()

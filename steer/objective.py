@@ -37,14 +37,19 @@ def steer_pair(
     """Walked image and edit target for latents ``z`` and strengths ``alpha`` (N, sliders).
 
     ``source`` = G(z) may be passed in when several α share the same latents,
-    so the generator's target pass runs once per batch.
+    so the generator's target pass runs once per batch. Where the generator
+    declares a ``walk_mask``, the walk moves only those latent coordinates.
     """
     if source is None:
         with torch.no_grad():
             source = generator(z, y)
     source = source.detach()
     target, mask = edit(source, alpha)
-    walked = generator(walk(z, edit.walk_alpha(alpha.to(z.device)), y), y)
+    moved = walk(z, edit.walk_alpha(alpha.to(z.device)), y)
+    movable = generator.walk_mask
+    if movable is not None:
+        moved = z + (moved - z) * movable
+    walked = generator(moved, y)
     return Pair(walked, target, mask, source)
 
 

@@ -20,6 +20,7 @@ def run_script(script: str, *args: str, cwd: Path, timeout: int = 300) -> subpro
     """Run train.py / evaluate.py as a user would, in ``cwd``, with the repo and tests importable."""
     path = os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+    env.pop("WANDB_SERVICE", None)  # set by an in-process wandb.init; a user's command starts its own service
     return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -10,41 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from pytorch_pretrained_biggan import BigGAN as PackageBigGAN
-from pytorch_pretrained_biggan import BigGANConfig
+from tiny_generators import save_biggan
 
 from steer.errors import SteerError
 from steer.generators import BigGAN
-
-# 16 px, 10 classes, z_dim 8: four blocks halving 16·4 channels down to 4, two of them up-sampling.
-TINY = dict(
-    output_dim=16,
-    z_dim=8,
-    class_embed_dim=8,
-    channel_width=4,
-    num_classes=10,
-    layers=[[False, 16, 8], [True, 8, 4], [False, 4, 2], [True, 2, 1]],
-    attention_layer_position=2,
-)
-
-
-def save_biggan(folder: Path, **overrides) -> PackageBigGAN:
-    """A random tiny BigGAN written like the released weights; returns the model (eval mode)."""
-    config = BigGANConfig.from_dict({**TINY, **overrides})
-    torch.manual_seed(0)
-    model = PackageBigGAN(config)
-    with torch.no_grad():
-        model.generator.bn.weight.fill_(1.0)  # the package leaves these two uninitialised (torch.Tensor(n))
-        model.generator.bn.bias.zero_()
-        for name, buffer in model.named_buffers():
-            if name.endswith("running_means"):  # per-truncation statistics that differ, as in the release
-                buffer.normal_(0, 0.1)
-        model(
-            torch.randn(4, config.z_dim), F.one_hot(torch.arange(4), config.num_classes).float(), 1.0
-        )  # power iteration
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(config.to_json_string())
-    torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

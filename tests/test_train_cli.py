@@ -56,3 +56,15 @@ def test_malformed_yaml_is_refused(tmp_path):
     bad.write_text("model: [unclosed\n")
     result = run_script("train.py", "fit", "--config", str(bad), cwd=tmp_path)
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resumed_run_continues_the_step_count_and_the_latent_stream(tiny_config, tmp_path):
+    args = ["fit", "--config", str(tiny_config), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt"]
+    assert run_script("train.py", *args, cwd=tmp_path).returncode == 0
+    first = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    result = run_script("train.py", *args, "--ckpt_path", "last", "--trainer.max_steps", "6", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    resumed = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert (first["global_step"], resumed["global_step"]) == (4, 6)
+    assert resumed["LatentDataModule"] == {"position": 6}
+    assert not torch.equal(first["state_dict"]["walk.w"], resumed["state_dict"]["walk.w"])

@@ -49,3 +49,15 @@ def test_linear_walk_learns_the_generators_known_zoom_direction():
     assert w[-1].abs() > 3 * w[:-1].norm()
     metrics = module.trainer.callback_metrics
     assert metrics["val/loss"] < 0.2 * metrics["val/baseline_error/×2.00"]
+
+
+def test_per_class_walk_on_a_conditional_generator_gets_labels_and_learns_per_class():
+    from steer.generators import DCGAN
+    from steer.walks import ClassLinearWalk
+
+    module = WalkModule(DCGAN(latent_dim=8, resolution=16, width=4, num_classes=3), Zoom(), walk=ClassLinearWalk,
+                        optimizer=lambda params: torch.optim.Adam(params, lr=0.05))
+    before = module.walk.w.detach().clone()
+    fit(module, steps=6, batch_size=12)
+    moved = (module.walk.w.detach() - before).flatten(1).norm(dim=1)
+    assert module.walk.w.shape == (3, 1, 8) and bool((moved > 0).all())

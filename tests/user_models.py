@@ -46,3 +46,20 @@ class Unbounded(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.fc(z).view(-1, 3, 4, 4)
+
+
+class ConditionalDCGAN(nn.Module):
+    """A DCGAN-style cGAN: z (N, nz, 1, 1) and one-hot y (N, classes) as extra channels → 8×8 RGB, tanh."""
+
+    def __init__(self, nz: int = 6, num_classes: int = 3, width: int = 8) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz + num_classes, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(width, 3, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.main(torch.cat([z, y[:, :, None, None]], dim=1))

@@ -33,11 +33,6 @@ class Steerability:
     targets: Tensor = field(repr=False)  # (A, K, C, H, W), masked
     n: int = 0
 
-    def walk_scalars(self, alphas: Tensor) -> Tensor:
-        """Signed length of each α's graph α along its own axis (0 for the identity)."""
-        g = self.edit.walk_alpha(alphas)
-        return g.sum(1) if self.edit.sliders == 1 else g.norm(dim=1) * g.sum(1).sign()
-
     def axes(self) -> dict[str, list[int]]:
         """Grid rows per slider: the identity and the rows that move that slider alone."""
         moved = self.edit.walk_alpha(self.alphas) != 0
@@ -53,12 +48,12 @@ class Steerability:
 
     def limits(self) -> dict:
         """Largest requested α on each side of the identity up to which the walk follows."""
-        follows, scalars = self.follows(), self.walk_scalars(self.alphas)
+        follows, g = self.follows(), self.edit.walk_alpha(self.alphas)
         out = {}
         for k, (name, rows) in enumerate(self.axes().items()):
             sides = {}
             for side, sign in (("negative", -1), ("positive", 1)):
-                ordered = sorted((i for i in rows if scalars[i] * sign > 0), key=lambda i: abs(float(scalars[i])))
+                ordered = sorted((i for i in rows if g[i, k] * sign > 0), key=lambda i: abs(float(g[i, k])))
                 reached = None
                 for i in ordered:
                     if not follows[i]:

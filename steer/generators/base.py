@@ -82,6 +82,11 @@ class Generator(nn.Module):
         raise NotImplementedError
 
     # -- optional capabilities --------------------------------------------------
+    @property
+    def walk_mask(self) -> Optional[Tensor]:
+        """(latent_dim,): 1 where a walk may move the latent, 0 where it must stay; None: everywhere."""
+        return None
+
     def first_projection(self) -> Tensor:
         """The matrix A (out × latent_dim) of the first affine map from z, for SeFa."""
         raise SteerError(

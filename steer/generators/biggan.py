@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from steer.checkpoint import load
+from steer.checkpoint import is_state_dict, load, load_matching_state
 from steer.errors import SteerError
 from steer.generators.base import Generator
-from steer.generators.custom import is_state_dict, load_matching_state
 
 CONFIG = "config.json"
 WEIGHTS = "pytorch_model.bin"

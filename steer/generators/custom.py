@@ -1,8 +1,4 @@
-"""Any PyTorch generator a user brings: an ``nn.Module`` named by import path, adapted to the contract.
-
-Also home of :func:`load_matching_state`, the strict state-dict load with a
-one-line summary of a mismatch that every generator here uses.
-"""
+"""Any PyTorch generator a user brings: an ``nn.Module`` named by import path, adapted to the contract."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from steer.checkpoint import load, load_weights
+from steer.checkpoint import is_state_dict, load, load_matching_state, load_weights
 from steer.errors import SteerError
 from steer.generators.base import Generator
 
@@ -22,48 +18,6 @@ CLASS_INPUTS = ("index", "onehot")
 LATENT_SHAPES = ("flat", "image")
 OUTPUT_RANGES = ("[-1,1]", "[0,1]")
 PROBE_TOLERANCE = 1e-3  # slack on the declared output range (float rounding)
-
-
-# -- state dicts ------------------------------------------------------------------
-def _first(names: list[str], n: int = 3) -> str:
-    return ", ".join(names[:n]) + (", …" if len(names) > n else "")
-
-
-def describe_mismatch(module: nn.Module, state: Mapping[str, Tensor]) -> str:
-    """One line: how many keys are missing / unexpected / of another shape, and the first few."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    parts = [
-        f"{kind}: {len(names)} ({_first(names)})"
-        for kind, names in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
-        if names
-    ]
-    return "; ".join(parts)
-
-
-def is_state_dict(obj: Any) -> bool:
-    """True for a non-empty mapping from names to tensors."""
-    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, Tensor) for v in obj.values())
-
-
-def load_matching_state(module: nn.Module, state: Mapping[str, Tensor], what: str, hint: str) -> None:
-    """``module.load_state_dict(state, strict=True)``; a mismatch becomes one SteerError line.
-
-    ``what`` names the file in the message, ``hint`` says what to do about it.
-    The module's own load hooks (e.g. spectral norm's) run first, so only real
-    mismatches are reported.
-    """
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        summary = describe_mismatch(module, state) or str(e).strip().splitlines()[0]
-        raise SteerError(f"{what} was made for another architecture: {summary}. {hint}") from None
 
 
 # -- import by path ------------------------------------------------------------------
@@ -218,7 +172,7 @@ class CustomGenerator(Generator):
             candidates = [n for n, m in self.module.named_modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
             raise SteerError(
                 f"{self.class_path} has no submodule {self.first_layer!r}; Linear/ConvTranspose2d ones: "
-                f"{_first(candidates, 5) or 'none'}."
+                f"{', '.join(candidates) or 'none'}."
             ) from None
         if isinstance(layer, nn.Linear):
             inputs = layer.in_features

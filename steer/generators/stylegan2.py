@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from steer.checkpoint import load
+from steer.checkpoint import is_state_dict, load, load_matching_state
 from steer.errors import SteerError
 from steer.generators.base import Generator
-from steer.generators.custom import is_state_dict, load_matching_state
 
 LATENT_SPACES = ("z", "w", "w+")
 LR_MAPPING = 0.01  # learning-rate multiplier of the mapping MLP (rosinality lr_mlp, as in the paper)
@@ -217,7 +217,7 @@ class StyleGAN2Network(nn.Module):
     """Mapping MLP ``style`` (z → w) and the synthesis network (W+ rows → image, skip architecture).
 
     W+ row r feeds: r = 0 conv1; r = 1 to_rgb1 and convs[0]; r = 2j+1 convs[2j]
-    (up-sampling); r = 2j+2 convs[2j+1] and to_rgbs[j]. So row r drives the
+    (up-sampling) and to_rgbs[j−1]; r = 2j+2 convs[2j+1]. So row r drives the
     r-th modulated 3×3 conv (``style_convs()[r]``) for r < n_latent − 1; the last
     row only drives the last ToRGB.
     """
@@ -274,6 +274,14 @@ def _looks_like(state: dict[str, Tensor]) -> str:
 
 def read_checkpoint(path: str) -> tuple[dict[str, Tensor], Optional[Tensor]]:
     """(g_ema state dict, latent_avg or None) of a rosinality checkpoint, loaded with weights_only."""
+    if not Path(path).exists():
+        raise SteerError(
+            f"StyleGAN2 checkpoint {path} does not exist. steer never downloads at run time: put a rosinality "
+            "stylegan2-pytorch checkpoint there, either one its train.py wrote or an official NVlabs .pkl converted "
+            "by its convert_weight.py (e.g. stylegan2-ffhq-config-f.pkl → stylegan2-ffhq-config-f.pt: size 1024, "
+            "channel_multiplier 2), and set size, style_dim, n_mlp and channel_multiplier to match it. Until then "
+            "the DigiFace DCGAN (steer.generators.DigiFaceDCGAN) works with no download."
+        )
     # train.py also stores its argparse.Namespace; allowing that plain attribute bag runs no code.
     with torch.serialization.safe_globals([argparse.Namespace]):
         ckpt = load(path, "StyleGAN2 checkpoint")
@@ -407,6 +415,14 @@ class StyleGAN2(Generator):
 
     def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
         return self.net.synthesis(self.rows(z)).clamp(-1, 1)
+
+    @property
+    def walk_mask(self) -> Optional[Tensor]:
+        """In W+ with chosen layers, walks move the listed rows only, never the block of the other rows."""
+        listed = len(self.layers) * self.style_dim
+        if self.latent_space != "w+" or listed == self.latent_dim:
+            return None
+        return torch.cat([torch.ones(listed), torch.zeros(self.latent_dim - listed)]).to(self.latent_avg.device)
 
     # -- SeFa -------------------------------------------------------------------------
     def first_projection(self) -> Tensor:

@@ -1,0 +1,5 @@
+"""Discovering directions without labels: closed form (SeFa)."""
+
+from steer.discovery.sefa import sefa
+
+__all__ = ["sefa"]
