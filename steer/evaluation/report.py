@@ -41,6 +41,19 @@ def _save_figure(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
+
+
+def limit_label(limits: dict) -> str:
+    """'− 0.5 … + 2' per slider; 'none' where the walk does not follow even the first step."""
+    def side(value: object) -> str:
+        return "none" if value is None else f"{value:.3g}"
+
+    per_slider = limits if "positive" not in limits else {"": limits}
+    return "; ".join(f"{name} −: {side(v['negative'])}, +: {side(v['positive'])}".strip()
+                     for name, v in per_slider.items())
+
+
 def plot_curves(result: Steerability, path: Path) -> Path:
     """Left: walk vs baseline error per α. Right: achieved vs requested α, with the limit band."""
     edit = result.edit
@@ -51,9 +64,10 @@ def plot_curves(result: Steerability, path: Path) -> Path:
         order = x.argsort()
         x, rows = x[order], [rows[i] for i in order]
         label = "" if edit.sliders == 1 else f" {name}"
-        ax_err.plot(x, result.walk_error[rows], "o-", label=f"walk{label}")
-        ax_err.plot(x, result.baseline_error[rows], "x--", label=f"no walk{label}")
-        ax_reach.plot(x, result.achieved[rows, k], "o-", label=f"achieved{label}")
+        colour = SLIDER_COLOURS.get(name, f"C{k}")
+        ax_err.plot(x, result.walk_error[rows], "o-", color=colour, label=f"walk{label}")
+        ax_err.plot(x, result.baseline_error[rows], "x--", color=colour, alpha=0.6, label=f"no walk{label}")
+        ax_reach.plot(x, result.achieved[rows, k], "o-", color=colour, label=f"achieved{label}")
     lo, hi = result.alphas.min().item(), result.alphas.max().item()
     line = torch.linspace(lo, hi, 50)
     ident = float(edit.identity[0])
@@ -75,8 +89,9 @@ def plot_curves(result: Steerability, path: Path) -> Path:
         ax_reach.set_yscale("log", base=2)
     ax_err.set_ylabel("masked L2 to edit(G(z), α)")
     ax_reach.set_ylabel("achieved α (registration)")
-    ax_err.set_title(f"{edit.name}: error of the walk vs doing nothing (n={result.n})")
-    ax_reach.set_title(f"how far the walk moves the image; limit: {result.limits()}", fontsize=9)
+    ax_err.set_title(f"{edit.name}: walk vs no walk (n={result.n})", fontsize=10)
+    ax_reach.set_title(f"achieved α; limit at {result.fraction:.0%}: {limit_label(result.limits())}", fontsize=8)
+    fig.tight_layout()
     return _save_figure(fig, path)
 
 
