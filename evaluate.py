@@ -5,7 +5,33 @@ from typing import Optional
 
 from jsonargparse import CLI
 
-from steer.cli import user_errors
+from steer.cli import ConciseParser, user_errors
+
+
+def resolve_device(name: str) -> "torch.device":
+    """``name`` as a torch device that this machine has; one clear error otherwise."""
+    import torch
+
+    from steer.errors import SteerError
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise SteerError(f"--device {name!r} is not a torch device ({str(e).splitlines()[0]}); "
+                         "use cpu, cuda or cuda:N.") from None
+    if device.type == "meta":
+        raise SteerError("--device meta holds no data; use cpu, cuda or cuda:N.")
+    if device.type == "cpu":
+        return device
+    backend = getattr(torch, device.type, None) if device.type != "mps" else torch.backends.mps
+    if backend is None or not hasattr(backend, "is_available") or not backend.is_available():
+        raise SteerError(f"--device {name} was requested, but this machine has no usable {device.type.upper()} "
+                         f"device (torch.{device.type}.is_available() is False); use --device cpu.")
+    count = backend.device_count() if hasattr(backend, "device_count") else 1
+    if device.index is not None and device.index >= count:
+        raise SteerError(f"--device {name}: this machine has {count} {device.type.upper()} device(s), "
+                         f"{device.type}:0 … {device.type}:{count - 1}.")
+    return device
 
 
 def steerability(
@@ -37,20 +63,24 @@ def steerability(
         wandb: log the report to W&B.
         device: torch device to evaluate on (cpu, cuda, cuda:1, ...).
     """
-    from steer.evaluation.report import check_out_dir, log_report, write_report
-    from steer.evaluation.steerability import measure
+    from steer.evaluation.report import check_out_dir, limit_label, log_report, write_report
+    from steer.evaluation.steerability import check_options, measure
     from steer.restore import load_module
 
+    check_options(n, batch_size, fraction)
+    torch_device = resolve_device(device)
     out_dir = Path(out)
     check_out_dir(out_dir, overwrite)
     module, record = load_module(Path(checkpoint), generator)
-    module.to(device)
+    module.to(torch_device)
     result = measure(module.generator, module.edit, module.walk, n=n, batch_size=batch_size, seed=seed,
                      fraction=fraction)
     metrics = write_report(result, out_dir, record, overwrite)
-    for a, w, b, c in zip(metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"]):
-        print(f"  α={a}  walk {w:.4f}  no walk {b:.4f}  achieved {c}")
-    print(f"limit (fraction {fraction}): {metrics['limit']}")
+    describe = result.edit.describe
+    print(f"{'α':>14}  {'walk':>7}  {'no walk':>7}  achieved α")
+    for a, w, b, c in zip(result.alphas, result.walk_error, result.baseline_error, result.achieved):
+        print(f"{describe(a):>14}  {w:7.4f}  {b:7.4f}  {describe(c)}")
+    print(f"limit (the walk follows within {1 - fraction:.0%}): {limit_label(metrics['limit'])}")
     if wandb:
         print(f"W&B run: {log_report(out_dir, metrics)}")
     print(f"report: {out_dir}")
@@ -58,7 +88,8 @@ def steerability(
 
 def main() -> None:
     with user_errors():
-        CLI({"steerability": steerability}, as_positional=False)
+        CLI({"steerability": steerability}, as_positional=False, parser_class=ConciseParser,
+            description=__doc__)
 
 
 if __name__ == "__main__":
