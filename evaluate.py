@@ -8,7 +8,7 @@ from jsonargparse import CLI
 from steer.cli import ConciseParser, user_errors
 
 
-def resolve_device(name: str) -> "torch.device":
+def resolve_device(name: str):  # -> torch.device (torch is imported on use: --help stays fast)
     """``name`` as a torch device that this machine has; one clear error otherwise."""
     import torch
 
@@ -16,9 +16,8 @@ def resolve_device(name: str) -> "torch.device":
 
     try:
         device = torch.device(name)
-    except (RuntimeError, ValueError) as e:
-        raise SteerError(f"--device {name!r} is not a torch device ({str(e).splitlines()[0]}); "
-                         "use cpu, cuda or cuda:N.") from None
+    except (RuntimeError, ValueError):
+        raise SteerError(f"--device {name!r} is not a torch device; use cpu, cuda or cuda:N (mps on a Mac).") from None
     if device.type == "meta":
         raise SteerError("--device meta holds no data; use cpu, cuda or cuda:N.")
     if device.type == "cpu":

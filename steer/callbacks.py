@@ -63,5 +63,5 @@ class FinalCheckpoint(Callback):
         if ckpt._last_global_step_saved == trainer.global_step:
             return
         path = str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=ckpt.save_weights_only)
         ckpt.last_model_path = path

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
@@ -74,15 +74,21 @@ def load(path: PathLike, what: str = "checkpoint") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+        if "Unsupported global" in str(e):
             raise SteerError(
                 f"{what} {path} contains Python objects that can only be loaded by running code "
                 "from the file; steer refuses such files. Save plain tensors and dicts instead."
             ) from None
-        raise SteerError(f"{what} {path} is corrupted or not a PyTorch file ({e}).") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SteerError(f"{what} {path} is corrupted or truncated ({first}). Use another copy.") from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(e))
+        reason = detail.group(1).strip() if detail else _first_line(e)
+    except Exception as e:  # noqa: BLE001 - torch.load fails on foreign files with assorted types
+        reason = _first_line(e)
+    raise SteerError(f"{what} {path} is corrupted, truncated or not a PyTorch file ({reason}). Use another copy.")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
 def load_weights(path: PathLike, key: str, what: str) -> dict:

@@ -17,6 +17,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 import steer
 from steer.callbacks import FinalCheckpoint, Throughput
+from steer.checkpoint_io import with_atomic_checkpoints
 from steer.errors import SteerError
 
 RECORD_KEY = "steer"
@@ -112,6 +113,18 @@ def _public_classes(module_path: str) -> list[str]:
                   if inspect.isclass(obj) and not name.startswith("_") and obj.__module__.startswith(module_path))
 
 
+def kind_name(kind: str) -> str:
+    return {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(kind, f"a {kind}")
+
+
+def config_arg() -> Optional[str]:
+    """The value of the last --config/-c on the command line, if any."""
+    args = sys.argv[1:]
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "-c")]
+    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    return values[-1] if values else None
+
+
 def explain_config_error(message: str) -> str:
     """jsonargparse's nested message → one short statement of what was wrong and what is valid."""
     text = str(message)
@@ -127,6 +140,23 @@ def explain_config_error(message: str) -> str:
     if option:
         cls, key = option.groups()
         return f"{cls} has no option '{key}'; see its accepted options with --help (or its docstring)."
+    wrong_type = re.findall(r"Problem with given class_path '([\w.]+)':\s*Parser key \"(\w+)\":\s*"
+                            r"Expected a <class '(\w+)'>\.\s*Got value: (.*)", text)
+    if wrong_type:
+        cls, key, kind, value = wrong_type[-1]
+        return f"{cls}: option '{key}' must be {kind_name(kind)}, got {value.strip()!r}."
+    plain_type = re.search(r"^Parser key \"(\w+)\":\s*Expected a <class '(\w+)'>\.\s*Got value: (.*)", text.strip())
+    if plain_type:
+        key, kind, value = plain_type.groups()
+        return f"option --{key} must be {kind_name(kind)}, got {value.strip()!r}."
+    yaml_error = re.search(r"Problems parsing config:\s*(.*)", text, re.S)
+    if yaml_error:
+        where = re.findall(r"line (\d+), column (\d+)", yaml_error.group(1))
+        problem = re.sub(r"\s*in \"<unicode string>\", line \d+, column \d+", "", yaml_error.group(1)).strip()
+        at = f" (line {where[-1][0]}, column {where[-1][1]})" if where else ""
+        return f"--config {config_arg() or ''} is not valid YAML: {' '.join(problem.split())}{at}.".replace("  ", " ")
+    if text.strip() == "Unexpected config:":
+        return f"--config {config_arg() or ''} is empty or not a YAML mapping of sections (model:, data:, trainer:).".replace("  ", " ")
     lines = [ln.strip() for ln in text.splitlines()
              if ln.strip() and not ln.strip().startswith(("Given value", "- Expected a <class 'NoneType'>"))]
     return " ".join(dict.fromkeys(lines))
@@ -143,7 +173,7 @@ class ConciseParser(LightningArgumentParser):
 
 
 class SteerCLI(LightningCLI):
-    """LightningCLI with steer's defaults: W&B offline fallback, checkpoints, throughput, provenance."""
+    """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance."""
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
         super().__init__(
@@ -179,7 +209,35 @@ class SteerCLI(LightningCLI):
         sub = self.config[self.subcommand] if self.subcommand else self.config
         config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
         callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(yaml.safe_load(config_yaml), config_yaml)]
+        config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         return super()._instantiate_trainer(config, callbacks)
+
+    def _parse_ckpt_path(self) -> None:
+        """Read --ckpt_path through steer's safe loader first: a damaged file is one clear error."""
+        sub = self.config.get(self.config.get("subcommand") or "", {})
+        path = sub.get("ckpt_path") if hasattr(sub, "get") else None
+        self._resume_state = None
+        if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
+            from steer.checkpoint import load
+
+            ckpt = load(path, "--ckpt_path")
+            if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+                raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
+            self._resume_state = ckpt["state_dict"]
+        super()._parse_ckpt_path()
+
+    def before_fit(self) -> None:
+        """A checkpoint to resume from must hold this model's weights, not another model's."""
+        if self._resume_state is None:
+            return
+        from steer.checkpoint import describe_mismatch
+
+        mismatch = describe_mismatch(self.model, self._resume_state)
+        if mismatch:
+            raise SteerError(
+                f"--ckpt_path {self.config[self.subcommand]['ckpt_path']} was saved by another model ({mismatch}); "
+                "resume with the config.yaml saved beside it."
+            )
 
     def after_fit(self) -> None:
         ckpt = self.trainer.checkpoint_callback

@@ -172,7 +172,10 @@ class _Shift(Edit):
     def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
         size = images.shape[3 - self.axis]
         if self.max_shift >= size:
-            raise SteerError(f"{self.name} max_shift={self.max_shift} must be smaller than the image size {size}.")
+            raise SteerError(
+                f"{self.name} max_shift={self.max_shift} must be smaller than the image size {size}; "
+                f"set max_shift to at most {size - 1} (a quarter of the image, {max(size // 4, 1)}, is typical)."
+            )
         theta = _affine(len(images), images.device, images.dtype)
         theta[:, self.axis, 2] = -2 * alpha[:, 0] / size  # output(x) = input(x - α)
         return _warp(images, theta)

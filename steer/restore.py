@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
 from jsonargparse import ArgumentParser
 from pytorch_lightning import LightningModule
 
@@ -22,7 +23,15 @@ def read_record(path: Path) -> tuple[dict, dict]:
             f"{path} is not a steer checkpoint (it has no record of the config that made it); "
             "give a .ckpt written by `python train.py fit`."
         )
-    return ckpt, ckpt[RECORD_KEY]
+    record, state = ckpt[RECORD_KEY], ckpt["state_dict"]
+    config = record.get("config") if isinstance(record, dict) else None
+    model = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("class_path"), str) or not isinstance(state, dict):
+        raise SteerError(
+            f"{path} is a damaged steer checkpoint: its record of the model config or its state_dict is missing; "
+            "use another copy (e.g. last.ckpt or best.ckpt of the same run)."
+        )
+    return ckpt, record
 
 
 def instantiate(model_config: dict, generator: Optional[dict] = None) -> LightningModule:
@@ -65,10 +74,22 @@ def load_module(path: Path, generator: Optional[dict] = None) -> tuple[Lightning
     gen = getattr(module, "generator", None)
     walk_dim = next((v.shape[-1] for k, v in ckpt["state_dict"].items() if k.startswith("walk.")), None)
     if isinstance(gen, Generator) and walk_dim is not None and getattr(module.walk, "latent_dim", walk_dim) != walk_dim:
-        raise SteerError(f"the walk in {path} moves {walk_dim}-d latents but the generator's latent size is {gen.latent_dim}.")
+        raise SteerError(
+            f"the walk in {path} moves {walk_dim}-d latents but the generator's latent size is {gen.latent_dim}; "
+            "a walk only steers the generator it was trained on. Leave out --generator to use the recorded one."
+        )
+    broken = [k for k, v in ckpt["state_dict"].items()
+              if k.startswith("walk.") and torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise SteerError(
+            f"the walk in {path} has NaN or infinite weights ({', '.join(broken[:3])}): its training diverged. "
+            "Use an earlier checkpoint of the run (e.g. best.ckpt) or retrain with a lower learning rate."
+        )
     try:
         module.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()][1:4]
-        raise SteerError(f"the weights in {path} do not fit the model its config describes: {' '.join(lines)}") from None
+        summary = checkpoint.describe_mismatch(module, ckpt["state_dict"]) or str(e).strip().splitlines()[0]
+        hint = ("Give the generator settings the walk was trained on, or leave out --generator to use the recorded one."
+                if generator is not None else "The checkpoint is damaged or was edited; use another copy.")
+        raise SteerError(f"the weights in {path} do not fit the model its config describes ({summary}). {hint}") from None
     return module.eval(), record

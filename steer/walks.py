@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from steer.errors import SteerError
+from steer.generators.base import check_finite
 
 
 class Walk(nn.Module):
@@ -31,6 +32,8 @@ class Walk(nn.Module):
             raise SteerError(
                 f"{type(self).__name__} takes α of shape ({len(z)}, {self.sliders}), got {tuple(walk_alpha.shape)}."
             )
+        check_finite(z, type(self).__name__)
+        check_finite(walk_alpha, type(self).__name__, "α")
         return self.move(z, walk_alpha.to(z.dtype), y)
 
     def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:

@@ -76,7 +76,7 @@ def test_file_that_is_not_a_steer_checkpoint(tmp_path):
 def test_corrupted_and_truncated_checkpoints(checkpoint, tmp_path):
     data = checkpoint.read_bytes()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(SteerError, match="corrupted or truncated"):
+    with pytest.raises(SteerError, match="corrupted, truncated"):
         evaluate(tmp_path / "cut.ckpt", tmp_path / "r")
     (tmp_path / "empty.ckpt").write_bytes(b"")
     with pytest.raises(SteerError, match="empty"):

@@ -87,6 +87,9 @@ class LatentDataModule(LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         rank, world = self._ranks()
+        if self.val_size < world:  # a rank without validation batches would leave the others waiting to sync
+            raise SteerError(f"data.val_size ({self.val_size}) must be at least the number of ranks ({world}), "
+                             "so that every rank validates a share of the fixed validation set.")
         full = self._sampler()(self.val_size, rng(self.seed, "val"))
         full["index"] = torch.arange(self.val_size)
         shard = {k: v[rank::world] for k, v in full.items()}

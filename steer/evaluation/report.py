@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +28,13 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     """Refuse a folder that already holds a report, unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise SteerError(f"--out {out} is a file; give a folder for the report.")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if not out.exists() and parent is not None and not parent.is_dir():
+        raise SteerError(f"--out {out} cannot be created: {parent} is a file, not a folder. Choose another --out.")
+    nearest = out if out.exists() else parent
+    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+        where = f"--out {out}" if nearest == out else f"--out {out} cannot be created: {nearest}"
+        raise SteerError(f"{where} is not writable. Choose a writable folder for the report.")
     existing = [f for f in REPORT_FILES if (out / f).exists()]
     if existing and not overwrite:
         raise SteerError(
@@ -113,17 +123,44 @@ def plot_walk_grid(result: Steerability, path: Path) -> Path:
 
 
 def write_report(result: Steerability, out: Path, record: Optional[dict] = None, overwrite: bool = False) -> dict:
-    """All report files in ``out``; returns the metrics written to metrics.json."""
+    """All report files in ``out``; returns the metrics written to metrics.json.
+
+    The files are first written into a temporary folder inside ``out`` and
+    moved into place only when all of them are complete: a failing write
+    (full disk, read-only folder) leaves the report already in ``out``
+    untouched and no temporary files behind.
+    """
     check_out_dir(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
     metrics = result.to_json()
     if record is not None:
         metrics["made_by"] = {"steer_version": record.get("version"), "command": record.get("command"),
                               "model": record.get("config", {}).get("model")}
-    plot_curves(result, out / "curves.png")
-    plot_walk_grid(result, out / "walk_grid.png")
-    save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], out / "walk.gif")
-    atomic_write(out / "metrics.json", lambda f: f.write(json.dumps(metrics, indent=2).encode()))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-", suffix=".tmp"))
+    except OSError as e:
+        raise SteerError(f"cannot write the report to {out}: {e.strerror or e}. Choose a writable --out.") from None
+    name = ""
+    try:
+        for name, write in (
+            ("curves.png", lambda path: plot_curves(result, path)),
+            ("walk_grid.png", lambda path: plot_walk_grid(result, path)),
+            ("walk.gif", lambda path: save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], path)),
+            ("metrics.json", lambda path: atomic_write(path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))),
+        ):
+            write(staging / name)
+        for name in ("curves.png", "walk_grid.png", "walk.gif", "metrics.json"):  # metrics.json last
+            os.replace(staging / name, out / name)
+    except (SteerError, OSError) as e:
+        plt.close("all")
+        reason = e.__context__ if isinstance(e, SteerError) and isinstance(e.__context__, OSError) else e
+        reason = getattr(reason, "strerror", None) or str(reason)
+        raise SteerError(
+            f"writing the report to {out} failed at {name}: {reason}; the files already in {out} are unchanged. "
+            "Free some space or choose another --out."
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return metrics
 
 

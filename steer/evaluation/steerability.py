@@ -12,7 +12,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
-from steer.objective import repeat_alpha, steer_pair
+from steer.objective import apply_edit, repeat_alpha, steer_pair
 from steer.seeding import rng
 from steer.walks import Walk
 
@@ -96,6 +96,14 @@ def _parabola_minimum(c: Tensor, errors: Tensor) -> Tensor:
     return torch.where(best == inner, refined, c[best])
 
 
+def check_options(n: int, batch_size: int, fraction: float) -> None:
+    """The options of :func:`measure` that a user sets, checked before any work."""
+    if n < 1 or batch_size < 1:
+        raise SteerError(f"need n ≥ 1 latents and batch_size ≥ 1, got n={n}, batch_size={batch_size}.")
+    if not 0 < fraction <= 1:
+        raise SteerError(f"the limit fraction must be in (0, 1] (0.8: within 20 % of the requested α), got {fraction}.")
+
+
 @torch.no_grad()
 def measure(
     generator: Generator,
@@ -118,15 +126,17 @@ def measure(
                         line through the identity along α (registration), the grid's
                         minimum refined by a parabola through its two neighbours
     """
-    if n < 1 or batch_size < 1:
-        raise SteerError(f"need n ≥ 1 latents and batch_size ≥ 1, got n={n}, batch_size={batch_size}.")
-    if not 0 < fraction <= 1:
-        raise SteerError(f"the limit fraction must be in (0, 1], got {fraction}.")
+    check_options(n, batch_size, fraction)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
     device = next(generator.parameters(), torch.empty(0)).device
     offsets, units = _registration_line(edit, alphas, registration_points)
     A, P = len(alphas), registration_points
-    walk_sum, base_sum, reg_sum = torch.zeros(A), torch.zeros(A), torch.zeros(A, P)
+    # Sums stay on the device and every α is moved there once: no host-device round trip per α.
+    walk_sum, base_sum, reg_sum = (torch.zeros(A, device=device), torch.zeros(A, device=device),
+                                   torch.zeros(A, P, device=device))
+    grid_alphas = alphas.to(device)
+    candidates = torch.stack([torch.stack([edit.alpha_from_walk(offsets[p] * units[a:a + 1])[0] for p in range(P)])
+                              for a in range(A)]).to(device)  # (A, P, sliders): the registration line's α'
     frames, targets = [], []
     g = rng(seed, "evaluate")
     done = 0
@@ -137,13 +147,13 @@ def measure(
         y = y.to(device) if y is not None else None
         source = generator(z, y)
         batch_frames, batch_targets = [], []
-        for a, alpha in enumerate(alphas):
+        for a, alpha in enumerate(grid_alphas):
             pair = steer_pair(generator, edit, walk, z, repeat_alpha(alpha, b, z), y, source)
-            walk_sum[a] += masked_l2(pair.walked, pair.target, pair.mask, "none").sum().cpu()
-            base_sum[a] += masked_l2(source, pair.target, pair.mask, "none").sum().cpu()
+            walk_sum[a] += masked_l2(pair.walked, pair.target, pair.mask, "none").sum()
+            base_sum[a] += masked_l2(source, pair.target, pair.mask, "none").sum()
             for p in range(P):
-                moved, mask = edit(source, repeat_alpha(edit.alpha_from_walk(offsets[p] * units[a:a + 1])[0], b, z))
-                reg_sum[a, p] += masked_l2(pair.walked, moved, mask, "none").sum().cpu()
+                moved, mask = apply_edit(edit, source, repeat_alpha(candidates[a, p], b, z))
+                reg_sum[a, p] += masked_l2(pair.walked, moved, mask, "none").sum()
             if done == 0:
                 batch_frames.append(pair.walked[:keep].cpu())
                 batch_targets.append((pair.target * pair.mask)[:keep].cpu())
@@ -154,6 +164,7 @@ def measure(
             print(f"\revaluating: {done}/{n} latents", end="", flush=True)
     if progress:
         print()
+    walk_sum, base_sum, reg_sum = walk_sum.cpu(), base_sum.cpu(), reg_sum.cpu()
     achieved = edit.alpha_from_walk(_parabola_minimum(offsets, reg_sum)[:, None] * units)
     identity = (edit.walk_alpha(alphas) == 0).all(1)
     achieved[identity] = alphas[identity]

@@ -11,6 +11,24 @@ from torch import Tensor, nn
 from steer.errors import SteerError
 
 
+def check_finite(x: Tensor, owner: str, what: str = "latents") -> None:
+    """Refuse NaN or infinite ``x`` with one line naming ``owner``; CPU tensors only.
+
+    On an accelerator the check would cost a host synchronisation per call
+    (the generator and the walk run several times per step), so it is left
+    out there, as it is while ``torch.compile`` traces; a NaN that reaches
+    training is still caught by the loss check, which names the step.
+    """
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
+        return
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum()) if x.dim() > 1 else int((~torch.isfinite(x)).sum())
+        raise SteerError(
+            f"{owner} got {what} with NaN or infinite values ({bad} of {len(x)} rows); "
+            "check where they come from (a diverged walk, a bad latent file)."
+        )
+
+
 class Generator(nn.Module):
     """A generative model seen through one interface.
 
@@ -72,6 +90,7 @@ class Generator(nn.Module):
                 f"{type(self).__name__} takes latents of shape (N, {self.latent_dim}), "
                 f"got {tuple(z.shape)}."
             )
+        check_finite(z, type(self).__name__)
         if (y is None) != (self.num_classes is None):
             need = "class labels y" if self.num_classes else "no class labels"
             raise SteerError(f"{type(self).__name__} needs {need} (num_classes={self.num_classes}).")

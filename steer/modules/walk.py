@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Optional
 
 import torch
@@ -20,6 +21,12 @@ from steer.walks import LinearWalk, Walk
 
 WalkFactory = Callable[[int, int, Optional[int]], Walk]
 
+# The validation errors are torchmetrics states, synced across ranks by compute(): Lightning's hint to sync the
+# logged values again does not apply to them.
+warnings.filterwarnings(
+    "ignore", message=r"It is recommended to use `self\.log\('val/(walk_error/[^']*|baseline_error/[^']*|loss)', "
+)
+
 
 class WalkModule(LightningModule):
     """Trains ``walk`` so that G(walk(z, α)) matches edit(G(z), α) (METHODS.md §1).
@@ -29,7 +36,18 @@ class WalkModule(LightningModule):
     a conditional generator, ``y`` (see LatentDataModule). Validation measures
     the masked L2 of the walk and of the unwalked image at every α of the
     edit's test grid, as metrics that sync across ranks.
+
+    Speed options (docs/PERFORMANCE.md): ``compile`` runs the frozen generator
+    through ``torch.compile`` (compiled on the first step of each batch shape);
+    ``channels_last`` stores its convolution weights, and so its activations,
+    channels-last. Both leave the outputs the same up to float rounding and the
+    checkpoint format unchanged.
     """
+
+    #: Steps between reads of the loss-finiteness record when training on an
+    #: accelerator, where each read is a host-device sync; on the CPU every step
+    #: is checked (a read there costs nothing). None: that default.
+    finite_check_every: Optional[int] = None
 
     def __init__(
         self,
@@ -39,6 +57,8 @@ class WalkModule(LightningModule):
         loss: Optional[Loss] = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         strip_latents: int = 4,
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "edit", "walk", "loss", "optimizer"])
@@ -53,20 +73,70 @@ class WalkModule(LightningModule):
         self.register_buffer("test_alphas", edit.test_alphas(), persistent=False)
         self.val_walk = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
         self.val_base = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
+        if channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+        if compile:
+            # In place (nn.Module.compile): the state dict keeps its keys, so checkpoints do not change.
+            self.generator.compile(dynamic=False)
+        self._finite: Optional[_FiniteRecord] = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.walk.parameters())
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        if self._finite is not None and self.global_step - self._finite.start_step >= self._finite.every:
+            self._check_finite()  # the read that is due, before this step runs on a possibly spoilt walk
         pair = steer_pair(self.generator, self.edit, self.walk, batch["z"], batch["alpha"], batch.get("y"))
         loss = self.loss(pair.walked, pair.target, pair.mask)
-        if not torch.isfinite(loss):
-            raise SteerError(
-                f"the training loss became {loss.item()} at step {self.global_step} (batch {int(batch['index'][0])}); "
-                "training stopped. Lower the learning rate or check the generator and edit for NaN outputs."
-            )
-        self.log("train/loss", loss, prog_bar=True)
+        self._watch_finite(loss, batch)
+        if self._logging_step():
+            self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["z"]))
         return loss
+
+    def _logging_step(self) -> bool:
+        """Whether Lightning will use a ``self.log`` made now (one costs about as much as a small step).
+
+        Lightning hands on-step values to the logger every ``log_every_n_steps``
+        steps; the progress bar, when there is one, shows them at every step.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return False
+        every = trainer.log_every_n_steps
+        return (trainer.progress_bar_callback is not None or bool(trainer.fast_dev_run) or every <= 1
+                or (self.global_step + 1) % every == 0)
+
+    # -- a non-finite loss stops training and names the step -------------------------------
+    def _watch_finite(self, loss: Tensor, batch: dict[str, Tensor]) -> None:
+        """Stop at a NaN or infinite loss without a host-device sync per step.
+
+        On the CPU the loss is read every step. On an accelerator the check stays
+        on the device (whether every loss since the last read was finite, how
+        many steps were, the first bad value) and is read every
+        ``finite_check_every`` steps (default 50), before any checkpoint is
+        written and when training ends; the error names the first bad step.
+        """
+        every = self.finite_check_every or (1 if loss.device.type == "cpu" else 50)
+        step, index = self.global_step, batch.get("index")
+        if every == 1:
+            if not torch.isfinite(loss):
+                raise _nonfinite(loss.item(), step, None if index is None else int(index[0]))
+            return
+        if self._finite is None:
+            self._finite = _FiniteRecord(step, every, None if index is None else index[0], loss.detach())
+        self._finite.update(loss.detach())
+
+    def _check_finite(self) -> None:
+        """Read the device-side record (one sync); raise if a loss since the last read was not finite."""
+        record, self._finite = self._finite, None
+        if record is not None:
+            record.check()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self._check_finite()  # never write a walk that a NaN step has spoilt
+
+    def on_train_end(self) -> None:
+        self._check_finite()
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         z, y = batch["z"], batch.get("y")
@@ -98,3 +168,34 @@ class WalkModule(LightningModule):
             self.val_walk[k].reset()
             self.val_base[k].reset()
         self.log("val/loss", torch.stack(walk_errors).mean(), prog_bar=True)
+
+
+def _nonfinite(value: float, step: int, batch: Optional[int]) -> SteerError:
+    where = f"step {step}" + (f" (batch {batch})" if batch is not None else "")
+    return SteerError(
+        f"the training loss became {value} at {where}; training stopped. "
+        "Lower the learning rate or check the generator and edit for NaN outputs."
+    )
+
+
+class _FiniteRecord:
+    """Device-side record of the losses since ``start_step``: read only by :meth:`check`."""
+
+    def __init__(self, start_step: int, every: int, start_index: Optional[Tensor], like: Tensor) -> None:
+        self.start_step, self.every, self.start_index = start_step, every, start_index
+        self.clean = torch.ones((), dtype=torch.bool, device=like.device)  # every loss so far finite
+        self.clean_steps = torch.zeros((), dtype=torch.long, device=like.device)  # steps before the first bad one
+        self.value = torch.zeros((), dtype=like.dtype, device=like.device)  # the first bad loss
+
+    def update(self, loss: Tensor) -> None:
+        finite = torch.isfinite(loss)
+        self.value = torch.where(self.clean & ~finite, loss, self.value)
+        self.clean = self.clean & finite
+        self.clean_steps = self.clean_steps + self.clean
+
+    def check(self) -> None:
+        if bool(self.clean):
+            return
+        steps = int(self.clean_steps)
+        batch = None if self.start_index is None else int(self.start_index) + steps
+        raise _nonfinite(self.value.item(), self.start_step + steps, batch)

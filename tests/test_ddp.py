@@ -1,0 +1,81 @@
+"""DDP over gloo on CPU: train.py with two processes, each recording what it saw (tests/probes.py)."""
+
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from conftest import run_script, start_script
+from steer.data.latents import LatentDataModule
+from steer.edits import Zoom
+from steer.errors import SteerError
+from steer.generators import DCGAN
+
+STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
+
+
+def fit_args(config: Path, probe: Path, *more: str) -> list[str]:
+    return ["fit", "--config", str(config), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+            "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu",
+            "--trainer.callbacks+=probes.RecordRank", f"--trainer.callbacks.out={probe}", *more]
+
+
+def recorded(probe: Path) -> list[dict]:
+    return [torch.load(probe / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def assert_disjoint_latents_and_one_walk(ranks: list[dict], ckpt: Path) -> None:
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    z0, z1 = ranks[0]["latents"], ranks[1]["latents"]
+    assert z0.shape == z1.shape == (STEPS * BATCH, 8)
+    assert not (z0[:, None] == z1[None]).all(-1).any(), "a latent was drawn on both ranks"
+    assert torch.equal(ranks[0]["walk"]["w"], ranks[1]["walk"]["w"])
+    last = torch.load(ckpt, weights_only=True)
+    assert last["global_step"] == STEPS and torch.equal(last["state_dict"]["walk.w"], ranks[0]["walk"]["w"])
+
+
+def test_two_cpu_ranks_draw_disjoint_latents_keep_one_walk_and_log_validation_of_the_union(tiny_config, tmp_path):
+    result = run_script("train.py", *fit_args(tiny_config, tmp_path / "probe", "--trainer.devices", "2"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = recorded(tmp_path / "probe")
+    assert_disjoint_latents_and_one_walk(ranks, tmp_path / "ckpt" / "last.ckpt")
+    # each rank validated its own share; the logged (synced) error is the mean over the union of the shares
+    index = [r["val_index"].tolist() for r in ranks]
+    assert set(index[0]).isdisjoint(index[1]) and sorted(index[0] + index[1]) == list(range(VAL_SIZE))
+    assert ranks[0]["logged"] == ranks[1]["logged"] and len(ranks[0]["logged"]) > 1
+    for label, logged in ranks[0]["logged"].items():
+        union = torch.cat([r["val_errors"][label] for r in ranks])
+        assert logged == pytest.approx(union.mean().item(), rel=1e-5, abs=0), label
+    own = {label: e.mean().item() for label, e in ranks[0]["val_errors"].items()}
+    assert own != pytest.approx(ranks[0]["logged"], rel=1e-5, abs=0), "rank 0 logged only its own share"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_num_nodes_passes_through_two_single_process_nodes_train_one_walk(tiny_config, tmp_path):
+    """Two 'nodes' on this machine, each started as a cluster scheduler would: NODE_RANK, MASTER_ADDR/PORT."""
+    args = fit_args(tiny_config, tmp_path / "probe", "--trainer.num_nodes", "2", "--trainer.devices", "1")
+    address = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    nodes = [start_script("train.py", *args, cwd=tmp_path, log=tmp_path / f"node{n}.log", NODE_RANK=str(n), **address)
+             for n in (0, 1)]
+    try:
+        codes = [node.wait(timeout=300) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert codes == [0, 0], "\n".join((tmp_path / f"node{n}.log").read_text()[-2000:] for n in (0, 1))
+    assert_disjoint_latents_and_one_walk(recorded(tmp_path / "probe"), tmp_path / "ckpt" / "last.ckpt")
+
+
+def test_a_validation_set_smaller_than_the_number_of_ranks_is_refused():
+    data = LatentDataModule(val_size=3)
+    module = SimpleNamespace(generator=DCGAN(latent_dim=6, resolution=8, width=2), edit=Zoom())
+    data.trainer = SimpleNamespace(lightning_module=module, global_rank=0, world_size=4)
+    with pytest.raises(SteerError, match=r"data.val_size \(3\) must be at least the number of ranks \(4\)"):
+        data.val_dataloader()
