@@ -7,6 +7,8 @@ repeats, because a shared machine is noisy.
 
 from __future__ import annotations
 
+import argparse
+
 import logging
 import os
 import platform
@@ -25,6 +27,20 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=r".*Found \d+ module\(s\) in eval mode.*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*`training_step` returned.*")
+
+
+def add_machine_args(parser: argparse.ArgumentParser) -> None:
+    """--device and --threads, the options every benchmark takes."""
+    parser.add_argument("--device", default="auto", help="auto (an accelerator if there is one), cpu, cuda, cuda:1, …")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+
+
+def prepare(args: argparse.Namespace) -> torch.device:
+    """Quiet logs, the requested thread count, and the device to run on."""
+    quiet()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return pick_device(args.device)
 
 
 def pick_device(name: str) -> torch.device:

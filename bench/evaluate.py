@@ -23,7 +23,7 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from common import interleaved, machine, median, now, pick_device, quiet, table
+from common import add_machine_args, interleaved, machine, median, now, prepare, table
 from torch import Tensor
 
 from steer.edits import Zoom
@@ -82,13 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--points", type=int, default=41, help="registration points (measure's default)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    add_machine_args(p)
     args = p.parse_args(argv)
-    quiet()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = prepare(args)
     generator, edit = DigiFaceDCGAN().to(device), Zoom()
     walk = LinearWalk(100).to(device)
     alphas = edit.test_alphas()

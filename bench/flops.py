@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import machine, median, now, pick_device, quiet
+from common import add_machine_args, machine, median, now, prepare
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from walk_train import steer_runner
@@ -67,13 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--matmul-size", type=int, default=None, help="default: 2048 on the CPU, 8192 on an accelerator")
     p.add_argument("--compile", action="store_true", help="steer's compile option on")
     p.add_argument("--channels-last", action="store_true", help="steer's channels_last option on")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    add_machine_args(p)
     args = p.parse_args(argv)
-    quiet()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = prepare(args)
     B = args.batch_size
     print(f"FLOP/s of walk training at batch {B} on {device}: {machine(device)}\n")
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from common import interleaved, lightning_accelerator, machine, median, now, pick_device, quiet, table
+from common import add_machine_args, interleaved, lightning_accelerator, machine, median, now, prepare, table
 from pytorch_lightning import Callback, Trainer
 from torch import Tensor, nn
 
@@ -154,13 +154,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="tiny: an 8 px DCGAN whose step is almost free, to show the per-step overhead in ms")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (an accelerator if there is one), cpu, cuda, cuda:1, …")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    add_machine_args(p)
     args = p.parse_args(argv)
-    quiet()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = prepare(args)
     make = GENERATORS[args.generator]
     print(f"walk training, {args.generator} DCGAN + Zoom + LinearWalk on {device}: {machine(device)}")
     print(f"{args.steps} timed steps after {args.warmup} warm-up steps, median of {args.repeats} alternating runs\n")
