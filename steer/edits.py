@@ -24,6 +24,7 @@ class Edit:
 
     sliders: int = 1
     unit: str = ""
+    multiplicative: bool = False  # α scales (1 = identity) rather than adds (0 = identity): log axes in plots
 
     def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """``n`` training strengths (n, sliders), drawn from ``generator``."""
@@ -112,6 +113,7 @@ class Zoom(Edit):
     """
 
     unit = "×"
+    multiplicative = True
 
     def __init__(self, min_scale: float = 0.25, max_scale: float = 4.0) -> None:
         if not 0 < min_scale < 1 < max_scale:

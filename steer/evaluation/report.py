@@ -68,7 +68,7 @@ def plot_curves(result: Steerability, path: Path) -> Path:
     """Left: walk vs baseline error per α. Right: achieved vs requested α, with the limit band."""
     edit = result.edit
     fig, (ax_err, ax_reach) = plt.subplots(1, 2, figsize=(11, 4.2))
-    log_axis = edit.name == "Zoom"
+    log_axis = edit.multiplicative
     for k, (name, rows) in enumerate(result.axes().items()):
         x = result.alphas[rows, k]
         order = x.argsort()
