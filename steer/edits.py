@@ -72,9 +72,14 @@ class Edit:
         if alpha.dim() != 2 or alpha.shape[1] != self.sliders or (n is not None and len(alpha) != n):
             want = f"({n if n is not None else 'N'}, {self.sliders})"
             raise SteerError(f"{self.name} takes α of shape {want}, got {tuple(alpha.shape)}.")
+        if alpha.device.type == "cpu":  # on an accelerator, reading values back would sync every call
+            self.check_values(alpha)
+        return alpha
+
+    def check_values(self, alpha: Tensor) -> None:
+        """A clear error for α values outside the edit's domain (here: NaN or infinite)."""
         if not torch.isfinite(alpha).all():
             raise SteerError(f"{self.name} got a NaN or infinite α.")
-        return alpha
 
     def describe(self, alpha: Tensor) -> str:
         """A short label for one α row, e.g. '×2.00' or '+8px'."""
@@ -125,11 +130,10 @@ class Zoom(Edit):
         zoom_in = torch.rand(n, 1, generator=generator) < 0.5
         return torch.where(zoom_in, 1 + u * (self.max_scale - 1), self.min_scale + u * (1 - self.min_scale))
 
-    def check_alpha(self, alpha: Tensor, n: Optional[int] = None) -> Tensor:
-        alpha = super().check_alpha(alpha, n)
+    def check_values(self, alpha: Tensor) -> None:
+        super().check_values(alpha)
         if (alpha <= 0).any():
             raise SteerError(f"Zoom factors must be > 0 (1 = unchanged), got {alpha.min().item():g}.")
-        return alpha
 
     def walk_alpha(self, alpha: Tensor) -> Tensor:
         return alpha.log()

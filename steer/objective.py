@@ -44,27 +44,13 @@ def steer_pair(
         with torch.no_grad():
             source = generator(z, y)
     source = source.detach()
-    target, mask = apply_edit(edit, source, alpha)
+    target, mask = edit(source, alpha)
     moved = walk(z, edit.walk_alpha(alpha.to(z.device)), y)
     movable = generator.walk_mask
     if movable is not None:
         moved = z + (moved - z) * movable
     walked = generator(moved, y)
     return Pair(walked, target, mask, source)
-
-
-def apply_edit(edit: Edit, source: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
-    """``edit(source, alpha)``, without reading α's values back from an accelerator.
-
-    On an accelerator, checking α for NaN (``Edit.check_alpha``) is a host-device
-    sync per call. The α steer passes here come from the edit's own sampler or
-    its checked test grid, and a NaN would show in the training loss anyway, so
-    a right-shaped α on an accelerator goes straight to ``edit.apply``;
-    anything else gets the full check and its clear error.
-    """
-    if alpha.device.type != "cpu" and alpha.dim() == 2 and alpha.shape == (len(source), edit.sliders):
-        return edit.apply(source, alpha.to(source.device, source.dtype))
-    return edit(source, alpha)
 
 
 def repeat_alpha(alpha: Tensor, n: int, like: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
-from steer.objective import apply_edit, repeat_alpha, steer_pair
+from steer.objective import repeat_alpha, steer_pair
 from steer.seeding import rng
 from steer.walks import Walk
 
@@ -152,7 +152,7 @@ def measure(
             walk_sum[a] += masked_l2(pair.walked, pair.target, pair.mask, "none").sum()
             base_sum[a] += masked_l2(source, pair.target, pair.mask, "none").sum()
             for p in range(P):
-                moved, mask = apply_edit(edit, source, repeat_alpha(candidates[a, p], b, z))
+                moved, mask = edit(source, repeat_alpha(candidates[a, p], b, z))
                 reg_sum[a, p] += masked_l2(pair.walked, moved, mask, "none").sum()
             if done == 0:
                 batch_frames.append(pair.walked[:keep].cpu())
