@@ -62,14 +62,14 @@ def steerability(
         wandb: log the report to W&B.
         device: torch device to evaluate on (cpu, cuda, cuda:1, ...).
     """
-    from steer.evaluation.report import check_out_dir, limit_label, log_report, write_report
+    from steer.evaluation.report import check_report_dir, limit_label, log_report, write_report
     from steer.evaluation.steerability import check_options, measure
     from steer.restore import load_module
 
     check_options(n, batch_size, fraction)
     torch_device = resolve_device(device)
     out_dir = Path(out)
-    check_out_dir(out_dir, overwrite)
+    check_report_dir(out_dir, overwrite)
     module, record = load_module(Path(checkpoint), generator)
     module.to(torch_device)
     result = measure(module.generator, module.edit, module.walk, n=n, batch_size=batch_size, seed=seed,

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -16,39 +11,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from steer.checkpoint import atomic_write  # noqa: E402
-from steer.errors import SteerError  # noqa: E402
+from steer.evaluation.folder import check_out_dir, save_figure, save_json, write_folder  # noqa: E402
 from steer.evaluation.steerability import Steerability  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 
 REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif")
 
 
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse a folder that already holds a report, unless ``overwrite``."""
-    if out.exists() and not out.is_dir():
-        raise SteerError(f"--out {out} is a file; give a folder for the report.")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if not out.exists() and parent is not None and not parent.is_dir():
-        raise SteerError(f"--out {out} cannot be created: {parent} is a file, not a folder. Choose another --out.")
-    nearest = out if out.exists() else parent
-    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
-        where = f"--out {out}" if nearest == out else f"--out {out} cannot be created: {nearest}"
-        raise SteerError(f"{where} is not writable. Choose a writable folder for the report.")
-    existing = [f for f in REPORT_FILES if (out / f).exists()]
-    if existing and not overwrite:
-        raise SteerError(
-            f"{out} already holds a report ({', '.join(existing)}); choose another --out or pass --overwrite."
-        )
-
-
-def _save_figure(fig: plt.Figure, path: Path) -> Path:
-    def write(f: io.BufferedWriter) -> None:
-        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
-
-    atomic_write(path, write)
-    plt.close(fig)
-    return path
+def check_report_dir(out: Path, overwrite: bool) -> None:
+    """Refuse ``out`` if it holds a steerability report, unless ``overwrite`` (before any slow work)."""
+    check_out_dir(out, overwrite, REPORT_FILES)
 
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
@@ -102,7 +74,7 @@ def plot_curves(result: Steerability, path: Path) -> Path:
     ax_err.set_title(f"{edit.name}: walk vs no walk (n={result.n})", fontsize=10)
     ax_reach.set_title(f"achieved α; limit at {result.fraction:.0%}: {limit_label(result.limits())}", fontsize=8)
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_walk_grid(result: Steerability, path: Path) -> Path:
@@ -119,48 +91,21 @@ def plot_walk_grid(result: Steerability, path: Path) -> Path:
     ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
     ax.set_yticklabels(["walk", "target"] * frames.shape[1], fontsize=8)
     ax.set_title(f"{result.edit.name}: G(walk(z, α)) and edit(G(z), α)")
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def write_report(result: Steerability, out: Path, record: Optional[dict] = None, overwrite: bool = False) -> dict:
-    """All report files in ``out``; returns the metrics written to metrics.json.
-
-    The files are first written into a temporary folder inside ``out`` and
-    moved into place only when all of them are complete: a failing write
-    (full disk, read-only folder) leaves the report already in ``out``
-    untouched and no temporary files behind.
-    """
-    check_out_dir(out, overwrite)
+    """All report files in ``out`` (see ``write_folder``); returns the metrics written to metrics.json."""
     metrics = result.to_json()
     if record is not None:
         metrics["made_by"] = {"steer_version": record.get("version"), "command": record.get("command"),
                               "model": record.get("config", {}).get("model")}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-", suffix=".tmp"))
-    except OSError as e:
-        raise SteerError(f"cannot write the report to {out}: {e.strerror or e}. Choose a writable --out.") from None
-    name = ""
-    try:
-        for name, write in (
-            ("curves.png", lambda path: plot_curves(result, path)),
-            ("walk_grid.png", lambda path: plot_walk_grid(result, path)),
-            ("walk.gif", lambda path: save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], path)),
-            ("metrics.json", lambda path: atomic_write(path, lambda f: f.write(json.dumps(metrics, indent=2).encode()))),
-        ):
-            write(staging / name)
-        for name in ("curves.png", "walk_grid.png", "walk.gif", "metrics.json"):  # metrics.json last
-            os.replace(staging / name, out / name)
-    except (SteerError, OSError) as e:
-        plt.close("all")
-        reason = e.__context__ if isinstance(e, SteerError) and isinstance(e.__context__, OSError) else e
-        reason = getattr(reason, "strerror", None) or str(reason)
-        raise SteerError(
-            f"writing the report to {out} failed at {name}: {reason}; the files already in {out} are unchanged. "
-            "Free some space or choose another --out."
-        ) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_folder(out, {
+        "curves.png": lambda path: plot_curves(result, path),
+        "walk_grid.png": lambda path: plot_walk_grid(result, path),
+        "walk.gif": lambda path: save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], path),
+        "metrics.json": lambda path: save_json(metrics, path),  # last: marks a complete report
+    }, overwrite)
     return metrics
 
 
