@@ -93,3 +93,35 @@ def load_module(path: Path, generator: Optional[dict] = None) -> tuple[Lightning
                 if generator is not None else "The checkpoint is damaged or was edited; use another copy.")
         raise SteerError(f"the weights in {path} do not fit the model its config describes ({summary}). {hint}") from None
     return module.eval(), record
+
+
+def build_generator(spec: dict) -> Generator:
+    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(Generator, "generator", fail_untyped=False)
+    try:
+        return parser.instantiate_classes(parser.parse_object({"generator": spec})).generator
+    except SteerError:
+        raise
+    except Exception as e:  # jsonargparse reports config problems as several exception types
+        raise SteerError(f"cannot build the generator {spec.get('class_path')!r}: {str(e).splitlines()[0]}") from None
+
+
+def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:
+    """The generator a discovery command works on, frozen: from a steer checkpoint, or built from a spec.
+
+    ``checkpoint_path``: a train.py checkpoint whose module has a ``generator``
+    (a walk run, a GAN run, a β-VAE run); its trained weights are loaded.
+    ``generator``: class_path + init_args, used when no checkpoint is given.
+    Default (neither): the pretrained DigiFace DCGAN.
+    """
+    if checkpoint_path is not None and generator is not None:
+        raise SteerError("give either --checkpoint (a trained run) or --generator (a generator spec), not both.")
+    if checkpoint_path is None:
+        return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
+    module, _ = load_module(Path(checkpoint_path))
+    gen = getattr(module, "generator", None)
+    if not isinstance(gen, Generator):
+        raise SteerError(f"{checkpoint_path} holds a {type(module).__name__}, which has no generator to steer; "
+                         "give a checkpoint of a walk, GAN or VAE run, or --generator.")
+    return gen.freeze()
