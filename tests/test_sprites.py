@@ -77,9 +77,9 @@ def test_distributions_load_from_a_yaml_class_path(tmp_path):
 
     config = tmp_path / "data.yaml"
     config.write_text(
-        "data:\n  size: 16\n  shapes: {ellipse: 1.0}\n"
-        "  x:\n    class_path: steer.data.sprites.Normal\n    init_args: {mean: 8, std: 1, low: 6, high: 10}\n"
-        "  scale:\n    class_path: steer.data.sprites.Fixed\n    init_args: {value: 0.25}\n"
+        "data:\n  factors:\n    size: 16\n    shapes: {ellipse: 1.0}\n"
+        "    x:\n      class_path: steer.data.sprites.Normal\n      init_args: {mean: 8, std: 1, low: 6, high: 10}\n"
+        "    scale:\n      class_path: steer.data.sprites.Fixed\n      init_args: {value: 0.25}\n"
     )
     parser = ArgumentParser()
     parser.add_class_arguments(SpritesDataModule, "data")
@@ -101,7 +101,7 @@ def test_distributions_load_from_a_yaml_class_path(tmp_path):
         (lambda: SpriteFactors(SIZE, scale=Normal(0.3, 0.1)), "scale must stay > 0"),
         (lambda: SpriteFactors(SIZE, red=Uniform(0.5, 1.5)), "red must stay in [0, 1]"),
         (lambda: SpriteFactors(SIZE, x=0.5), "needs a Fixed, Uniform or Normal"),
-        (lambda: SpritesDataModule(size=SIZE, batch_size=0), "batch_size must be ≥ 1"),
+        (lambda: SpritesDataModule(SpriteFactors(SIZE), batch_size=0), "batch_size must be ≥ 1"),
     ],
 )
 def test_bad_factor_settings_raise_a_clear_error(make, words):
@@ -207,7 +207,7 @@ def test_a_pass_ends_on_the_next_epoch_boundary():
 
 
 def test_resumed_stream_continues_where_it_stopped():
-    dm = SpritesDataModule(size=SIZE, batch_size=2, seed=3, n_val=4, batches_per_epoch=4)
+    dm = SpritesDataModule(SpriteFactors(SIZE), batch_size=2, seed=3, n_val=4, batches_per_epoch=4)
     dm.setup("fit")
     stream = iter(dm.train_dataloader())
     for _ in range(3):
@@ -216,7 +216,7 @@ def test_resumed_stream_continues_where_it_stopped():
     state = dm.state_dict()
     assert state == {"position": 3}
 
-    resumed = SpritesDataModule(size=SIZE, batch_size=2, seed=3, n_val=4, batches_per_epoch=4)
+    resumed = SpritesDataModule(SpriteFactors(SIZE), batch_size=2, seed=3, n_val=4, batches_per_epoch=4)
     resumed.load_state_dict(state)
     resumed.setup("fit")
     first = next(iter(resumed.train_dataloader()))
@@ -227,7 +227,7 @@ def test_resumed_stream_continues_where_it_stopped():
 
 
 def test_validation_batches_do_not_move_the_stream():
-    dm = SpritesDataModule(size=SIZE, batch_size=2, n_val=4)
+    dm = SpritesDataModule(SpriteFactors(SIZE), batch_size=2, n_val=4)
     dm.setup("fit")
     dm.on_after_batch_transfer(next(iter(dm.val_dataloader())), 0)
     assert dm.state_dict() == {"position": 0}
@@ -235,7 +235,7 @@ def test_validation_batches_do_not_move_the_stream():
 
 def test_validation_set_is_split_disjointly_across_ranks():
     def val_x(rank: int, world: int) -> torch.Tensor:
-        dm = SpritesDataModule(size=SIZE, batch_size=4, seed=5, n_val=10)
+        dm = SpritesDataModule(SpriteFactors(SIZE), batch_size=4, seed=5, n_val=10)
         dm.trainer = SimpleNamespace(global_rank=rank, world_size=world)
         dm.setup("validate")
         return torch.cat([b["factors"]["x"] for b in dm.val_dataloader()])
@@ -271,7 +271,7 @@ def test_lightning_fit_resumes_the_stream_from_a_checkpoint(tmp_path):
         model = Recorder()
         trainer = pl.Trainer(max_epochs=epochs, default_root_dir=tmp_path, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
-        dm = SpritesDataModule(size=8, batch_size=2, n_val=2, batches_per_epoch=3)
+        dm = SpritesDataModule(SpriteFactors(8), batch_size=2, n_val=2, batches_per_epoch=3)
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt)
         return model, trainer
 

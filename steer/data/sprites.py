@@ -370,6 +370,8 @@ class _Items(Dataset):
 class SpritesDataModule(LightningDataModule):
     """Sprite batches for training and a fixed validation set, resumable and rank-aware.
 
+    ``factors`` (default ``SpriteFactors()``) sets the size and every factor's
+    distribution; in YAML it is a mapping of SpriteFactors' arguments.
     Training: ``SpritesDataset`` from batch ``position``, which advances as
     batches reach the model (``on_after_batch_transfer``) and is saved in the
     checkpoint (``state_dict``). Validation: ``n_val`` sprites drawn once from
@@ -378,27 +380,19 @@ class SpritesDataModule(LightningDataModule):
 
     def __init__(
         self,
-        size: int = 64,
+        factors: Optional[SpriteFactors] = None,
         batch_size: int = 64,
         seed: int = 0,
         num_workers: int = 0,
         n_val: int = 512,
         batches_per_epoch: int = 1000,
-        shapes: Optional[dict[str, float]] = None,
-        x: Optional[Distribution] = None,
-        y: Optional[Distribution] = None,
-        scale: Optional[Distribution] = None,
-        rotation: Optional[Distribution] = None,
-        red: Optional[Distribution] = None,
-        green: Optional[Distribution] = None,
-        blue: Optional[Distribution] = None,
     ) -> None:
         super().__init__()
         for name, value, least in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
                                    ("n_val", n_val, 0), ("batches_per_epoch", batches_per_epoch, 1)):
             if value < least:
                 raise SteerError(f"data.{name} must be ≥ {least}, got {value}.")
-        self.factors = SpriteFactors(size, shapes, x, y, scale, rotation, red, green, blue)
+        self.factors = factors if factors is not None else SpriteFactors()
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.n_val, self.batches_per_epoch = n_val, batches_per_epoch
         self.position = 0  # index of the next training batch
