@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: demo test lint
+.PHONY: demo test lint joint-shift
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) train.py fit --config configs/digiface/zoom_linear.yaml --checkpoint.dirpath runs/demo --overwrite true
 	$(PY) evaluate.py steerability --checkpoint runs/demo/last.ckpt --out reports/demo --overwrite true
+
+# The joint-steering experiment (docs/JOINT_STEERING.md): three sprites models, (a) GAN + walk, (b) GAN on
+# shift-augmented data + walk, (c) joint G + walk with augmentation; their reports and the comparison.
+# About 45 minutes on 2 CPU cores. Replaces runs/joint_shift and reports/joint_shift.
+JS := runs/joint_shift
+JR := reports/joint_shift
+joint-shift: $(STAMP)
+	$(PY) train.py fit --config configs/sprites/gan_biased_x.yaml --checkpoint.dirpath $(JS)/a --overwrite true
+	$(PY) train.py fit --config configs/sprites/gan_augmented_x.yaml --checkpoint.dirpath $(JS)/b --overwrite true
+	$(PY) train.py fit --config configs/sprites/joint_shift_x.yaml --checkpoint.dirpath $(JS)/c --overwrite true
+	$(PY) train.py fit --config configs/sprites/walk_biased_x.yaml --checkpoint.dirpath $(JS)/walk_a --overwrite true \
+		--model.init_args.generator.init_args.checkpoint $(JS)/a/last.ckpt
+	$(PY) train.py fit --config configs/sprites/walk_augmented_x.yaml --checkpoint.dirpath $(JS)/walk_b --overwrite true \
+		--model.init_args.generator.init_args.checkpoint $(JS)/b/last.ckpt
+	for m in walk_a walk_b c; do \
+		$(PY) evaluate.py steerability --checkpoint $(JS)/$$m/last.ckpt --out $(JR)/$$m --n 1000 --batch_size 200 --overwrite true || exit 1; \
+	done
+	$(PY) evaluate.py compare --reports '[a=$(JR)/walk_a, b=$(JR)/walk_b, c=$(JR)/c]' --out $(JR)/comparison --overwrite true
 
 test: $(STAMP)
 	$(PY) -m pytest

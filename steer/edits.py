@@ -25,6 +25,9 @@ class Edit:
     sliders: int = 1
     unit: str = ""
     multiplicative: bool = False  # α scales (1 = identity) rather than adds (0 = identity): log axes in plots
+    #: The measured image attribute each slider moves (names of ``steer.evaluation.histogram.ATTRIBUTES``,
+    #: in raw units: pixels, pixels², colour in [0, 1]); () where no attribute measures the edit.
+    attributes: tuple[str, ...] = ()
 
     def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """``n`` training strengths (n, sliders), drawn from ``generator``."""
@@ -45,6 +48,10 @@ class Edit:
     def test_alphas(self) -> Tensor:
         """The evaluation grid (A, sliders), identity included."""
         raise NotImplementedError
+
+    def alpha_from_attributes(self, measured: Tensor, reference: Tensor) -> Tensor:
+        """The α (N, sliders) that moves ``attributes`` from ``reference`` to ``measured`` (both (N, sliders))."""
+        return measured - reference
 
     @property
     def identity(self) -> Tensor:
@@ -119,6 +126,7 @@ class Zoom(Edit):
 
     unit = "×"
     multiplicative = True
+    attributes = ("area",)
 
     def __init__(self, min_scale: float = 0.25, max_scale: float = 4.0) -> None:
         if not 0 < min_scale < 1 < max_scale:
@@ -152,6 +160,10 @@ class Zoom(Edit):
 
     def describe(self, alpha: Tensor) -> str:
         return f"×{alpha.item():.2f}"
+
+    def alpha_from_attributes(self, measured: Tensor, reference: Tensor) -> Tensor:
+        # area grows as s²: s = √(area / area₀)
+        return (measured / reference).sqrt()
 
 
 class _Shift(Edit):
@@ -194,10 +206,13 @@ class ShiftX(_Shift):
     """Shift right by α pixels (negative: left)."""
 
     axis = 0
+    attributes = ("x",)
 
 
 class ShiftY(_Shift):
     """Shift down by α pixels (negative: up)."""
+
+    attributes = ("y",)
 
     axis = 1
 
@@ -243,6 +258,7 @@ class Color(Edit):
     """
 
     sliders = 3
+    attributes = ("red", "green", "blue")
 
     def __init__(self, max_offset: float = 0.5) -> None:
         if max_offset <= 0:
@@ -279,6 +295,10 @@ class Color(Edit):
     def slider_names(self) -> list[str]:
         return ["R", "G", "B"] if self.sliders == 3 else super().slider_names
 
+    def alpha_from_attributes(self, measured: Tensor, reference: Tensor) -> Tensor:
+        # measured colour is in [0, 1]; α adds in [-1, 1]: α = 2 Δcolour
+        return 2 * (measured - reference)
+
     def describe(self, alpha: Tensor) -> str:
         parts = [f"{c}{a:+.2f}" for c, a in zip(self.slider_names, alpha.tolist()) if a != 0]
         return " ".join(parts) or "0"
@@ -288,6 +308,7 @@ class Brightness(Color):
     """Colour with the same α on every channel: one slider."""
 
     sliders = 1
+    attributes = ()
 
     def test_alphas(self) -> Tensor:
         return torch.linspace(-self.max_offset, self.max_offset, 9)[:, None]

@@ -125,3 +125,41 @@ def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[di
         raise SteerError(f"{checkpoint_path} holds a {type(module).__name__}, which has no generator to steer; "
                          "give a checkpoint of a walk, GAN or VAE run, or --generator.")
     return gen.freeze()
+
+
+def sprite_factors(config: dict) -> Optional["SpriteFactors"]:  # noqa: F821 - imported on use
+    """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data."""
+    from steer.data.sprites import SpritesDataModule
+
+    data = config.get("data") if isinstance(config, dict) else None
+    if not isinstance(data, dict) or not str(data.get("class_path", "")).endswith("SpritesDataModule"):
+        return None
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(SpritesDataModule, "data", fail_untyped=False)
+    try:
+        return parser.instantiate(parser.parse_object({"data": data.get("init_args", {})})).data.factors
+    except SteerError:
+        raise
+    except Exception as e:  # jsonargparse reports config problems as several exception types
+        raise SteerError(f"cannot build the sprites data of the config: {str(e).splitlines()[0]}") from None
+
+
+def training_factors(record: dict, generator: Generator, data_config: Optional[str] = None) -> Optional["SpriteFactors"]:  # noqa: F821
+    """The sprites data a model learned: from ``data_config`` (a train.py YAML) if given, else from the
+    checkpoint's own record, else from the record of the checkpoint a ``TrainedGenerator`` came from."""
+    import yaml
+
+    if data_config is not None:
+        try:
+            config = yaml.safe_load(Path(data_config).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise SteerError(f"--data {data_config} cannot be read as a YAML config: {e}") from None
+        factors = sprite_factors(config)
+        if factors is None:
+            raise SteerError(f"--data {data_config} has no sprites data (data.class_path SpritesDataModule).")
+        return factors
+    factors = sprite_factors(record.get("config", {}))
+    source = getattr(generator, "checkpoint", None)
+    if factors is None and isinstance(source, str):
+        factors = sprite_factors(read_record(Path(source))[1].get("config", {}))
+    return factors

@@ -112,4 +112,34 @@ class NNWalk(Walk):
         return z
 
 
-WALKS = {cls.__name__: cls for cls in (LinearWalk, ClassLinearWalk, NNWalk)}
+class DirectionWalk(Walk):
+    """z + Σ_k α_k · scale · u_k along fixed directions u_k read from a direction file; nothing to train.
+
+    ``path``: a direction file (``python evaluate.py directions`` writes one);
+    ``index``: which of its directions are the sliders, one per slider
+    (default: the first ``sliders``); ``scale``: latent distance per unit α.
+    """
+
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, path: str = "",
+                 index: int | list[int] | None = None, scale: float = 1.0) -> None:
+        from steer.discovery.directions import load_directions
+
+        super().__init__(latent_dim, sliders, num_classes)
+        if not path:
+            raise SteerError("DirectionWalk needs path: a direction file (python evaluate.py directions writes one).")
+        found = load_directions(path, latent_dim)
+        chosen = list(range(sliders)) if index is None else [index] if isinstance(index, int) else list(index)
+        if len(chosen) != sliders:
+            raise SteerError(f"DirectionWalk: the edit has {sliders} slider(s) but index chooses {len(chosen)} "
+                             f"direction(s) ({chosen}); give one index per slider.")
+        if not all(-len(found) <= i < len(found) for i in chosen):
+            raise SteerError(f"DirectionWalk: index {chosen} is out of range; {path} holds {len(found)} directions "
+                             f"(0 … {len(found) - 1}).")
+        self.scale = scale
+        self.register_buffer("directions", found.directions[chosen].clone())  # (sliders, latent_dim), unit rows
+
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+        return z + (walk_alpha * self.scale) @ self.directions.to(z.dtype)  # z + Σ_k α_k · scale · u_k
+
+
+WALKS = {cls.__name__: cls for cls in (LinearWalk, ClassLinearWalk, NNWalk, DirectionWalk)}

@@ -1,6 +1,5 @@
 """Parts that misbehave on purpose, for the bad-input tests."""
 
-import torch
 
 from steer.edits import Zoom
 

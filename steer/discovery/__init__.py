@@ -1,5 +1,7 @@
-"""Discovering directions without labels: closed form (SeFa)."""
+"""Discovering directions without labels: closed form (SeFa), PCA of features (GANSpace), direction files."""
 
+from steer.discovery.directions import Directions, load_directions, save_directions
+from steer.discovery.pca import pca
 from steer.discovery.sefa import sefa
 
-__all__ = ["sefa"]
+__all__ = ["Directions", "load_directions", "pca", "save_directions", "sefa"]

@@ -11,11 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
 from steer.evaluation.folder import check_out_dir, save_figure, save_json, write_folder  # noqa: E402
-from steer.evaluation.steerability import Steerability  # noqa: E402
+from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 
-REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif")
+REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif", "attributes.png")
 
 
 def check_report_dir(out: Path, overwrite: bool) -> None:
@@ -41,7 +42,7 @@ def plot_curves(result: Steerability, path: Path) -> Path:
     edit = result.edit
     fig, (ax_err, ax_reach) = plt.subplots(1, 2, figsize=(11, 4.2))
     log_axis = edit.multiplicative
-    for k, (name, rows) in enumerate(result.axes().items()):
+    for k, (name, rows) in enumerate(axes(result.edit, result.alphas).items()):
         x = result.alphas[rows, k]
         order = x.argsort()
         x, rows = x[order], [rows[i] for i in order]
@@ -94,18 +95,56 @@ def plot_walk_grid(result: Steerability, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_report(result: Steerability, out: Path, record: Optional[dict] = None, overwrite: bool = False) -> dict:
-    """All report files in ``out`` (see ``write_folder``); returns the metrics written to metrics.json."""
+def plot_attributes(measured: AttributeSteering, path: Path) -> Path:
+    """Left: the edit's attribute (model and edited data, mean ± std) against α; right: HI per attribute."""
+    alphas = measured.alphas[:, 0] if measured.edit.sliders == 1 else torch.arange(len(measured.alphas))
+    shown = list(measured.edit.attributes) or measured.names[:1]
+    fig, (ax_mean, ax_hi) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in shown:
+        k = measured.names.index(name)
+        for label, mean, std, style in (("model", measured.model_mean, measured.model_std, "-o"),
+                                         ("data, edited", measured.data_mean, measured.data_std, "--s")):
+            ax_mean.plot(alphas, mean[:, k], style, label=f"{name}: {label}")
+            ax_mean.fill_between(alphas, mean[:, k] - std[:, k], mean[:, k] + std[:, k], alpha=0.15)
+    ax_mean.set_xlabel(f"requested α ({measured.edit.name})")
+    ax_mean.set_ylabel("attribute (mean ± std)")
+    ax_mean.legend(fontsize=8)
+    for k, name in enumerate(measured.names):
+        ax_hi.plot(alphas, measured.intersection[:, k], "-o", label=name, markersize=3)
+    ax_hi.set_ylim(0, 1.02)
+    ax_hi.set_xlabel(f"requested α ({measured.edit.name})")
+    ax_hi.set_ylabel("histogram intersection, model vs edited data")
+    ax_hi.legend(fontsize=8)
+    fig.suptitle(f"attributes of G(walk(z, α)) over {measured.n} latents vs edit(x, α) over {measured.n} sprites")
+    return save_figure(fig, path)
+
+
+def write_report(
+    result: Steerability,
+    out: Path,
+    record: Optional[dict] = None,
+    overwrite: bool = False,
+    attributes: Optional[AttributeSteering] = None,
+) -> dict:
+    """All report files in ``out`` (see ``write_folder``); returns the metrics written to metrics.json.
+
+    With ``attributes`` (sprites), metrics.json also holds them and attributes.png plots them.
+    """
     metrics = result.to_json()
+    if attributes is not None:
+        metrics["attributes"] = attributes.to_json()
     if record is not None:
         metrics["made_by"] = {"steer_version": record.get("version"), "command": record.get("command"),
                               "model": record.get("config", {}).get("model")}
-    write_folder(out, {
+    writers = {
         "curves.png": lambda path: plot_curves(result, path),
         "walk_grid.png": lambda path: plot_walk_grid(result, path),
         "walk.gif": lambda path: save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], path),
-        "metrics.json": lambda path: save_json(metrics, path),  # last: marks a complete report
-    }, overwrite)
+    }
+    if attributes is not None:
+        writers["attributes.png"] = lambda path: plot_attributes(attributes, path)
+    writers["metrics.json"] = lambda path: save_json(metrics, path)  # last: marks a complete report
+    write_folder(out, writers, overwrite)
     return metrics
 
 

@@ -33,35 +33,9 @@ class Steerability:
     targets: Tensor = field(repr=False)  # (A, K, C, H, W), masked
     n: int = 0
 
-    def axes(self) -> dict[str, list[int]]:
-        """Grid rows per slider: the identity and the rows that move that slider alone."""
-        moved = self.edit.walk_alpha(self.alphas) != 0
-        alone = moved.sum(1) <= 1
-        return {name: [i for i in range(len(moved)) if alone[i] and (moved[i, k] or not moved[i].any())]
-                for k, name in enumerate(self.edit.slider_names)}
-
-    def follows(self) -> Tensor:
-        """(A,) True where the achieved graph α is within (1 − fraction) of the requested one."""
-        req = self.edit.walk_alpha(self.alphas)
-        got = self.edit.walk_alpha(self.achieved)
-        return (got - req).norm(dim=1) <= (1 - self.fraction) * req.norm(dim=1) + 1e-6
-
     def limits(self) -> dict:
         """Largest requested α on each side of the identity up to which the walk follows."""
-        follows, g = self.follows(), self.edit.walk_alpha(self.alphas)
-        out = {}
-        for k, (name, rows) in enumerate(self.axes().items()):
-            sides = {}
-            for side, sign in (("negative", -1), ("positive", 1)):
-                ordered = sorted((i for i in rows if g[i, k] * sign > 0), key=lambda i: abs(float(g[i, k])))
-                reached = None
-                for i in ordered:
-                    if not follows[i]:
-                        break
-                    reached = float(self.alphas[i, k])
-                sides[side] = reached
-            out[name] = sides
-        return next(iter(out.values())) if self.edit.sliders == 1 else out
+        return follow_limits(self.edit, self.alphas, self.achieved, self.fraction)
 
     def to_json(self) -> dict:
         flat = (lambda t: t[:, 0].tolist()) if self.edit.sliders == 1 else (lambda t: t.tolist())
@@ -75,6 +49,42 @@ class Steerability:
             "limit_fraction": self.fraction,
             "n_latents": self.n,
         }
+
+
+def axes(edit: Edit, alphas: Tensor) -> dict[str, list[int]]:
+    """Grid rows per slider: the identity and the rows that move that slider alone."""
+    moved = edit.walk_alpha(alphas) != 0
+    alone = moved.sum(1) <= 1
+    return {name: [i for i in range(len(moved)) if alone[i] and (moved[i, k] or not moved[i].any())]
+            for k, name in enumerate(edit.slider_names)}
+
+
+def follows(edit: Edit, alphas: Tensor, achieved: Tensor, fraction: float) -> Tensor:
+    """(A,) True where the achieved graph α is within (1 − fraction) of the requested one."""
+    req, got = edit.walk_alpha(alphas), edit.walk_alpha(achieved)
+    return (got - req).norm(dim=1) <= (1 - fraction) * req.norm(dim=1) + 1e-6
+
+
+def follow_limits(edit: Edit, alphas: Tensor, achieved: Tensor, fraction: float) -> dict:
+    """Per slider and side of the identity, the largest requested α up to which ``achieved`` follows.
+
+    None on a side where even the first step does not follow; one dict per
+    slider name for edits with several sliders.
+    """
+    ok, g = follows(edit, alphas, achieved, fraction), edit.walk_alpha(alphas)
+    out = {}
+    for k, (name, rows) in enumerate(axes(edit, alphas).items()):
+        sides = {}
+        for side, sign in (("negative", -1), ("positive", 1)):
+            ordered = sorted((i for i in rows if g[i, k] * sign > 0), key=lambda i: abs(float(g[i, k])))
+            reached = None
+            for i in ordered:
+                if not ok[i]:
+                    break
+                reached = float(alphas[i, k])
+            sides[side] = reached
+        out[name] = sides
+    return next(iter(out.values())) if edit.sliders == 1 else out
 
 
 def _registration_line(edit: Edit, alphas: Tensor, points: int) -> tuple[Tensor, Tensor]:

@@ -10,5 +10,7 @@ from steer.generators.custom import CustomGenerator
 from steer.generators.dcgan import DCGAN
 from steer.generators.digiface import DigiFaceDCGAN
 from steer.generators.stylegan2 import StyleGAN2
+from steer.generators.trained import TrainedGenerator
+from steer.generators.vae import VAEDecoder
 
-__all__ = ["Generator", "DCGAN", "DigiFaceDCGAN", "BigGAN", "StyleGAN2", "CustomGenerator"]
+__all__ = ["Generator", "DCGAN", "DigiFaceDCGAN", "BigGAN", "StyleGAN2", "CustomGenerator", "TrainedGenerator", "VAEDecoder"]

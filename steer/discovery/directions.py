@@ -1,0 +1,93 @@
+"""Direction files: latent directions found by any discovery method, with what made them.
+
+A direction file is a plain dict of tensors, strings and numbers (it loads
+with ``weights_only=True``): unit directions (k, latent_dim), one score per
+direction (eigenvalue, explained variance, …), the method and its settings,
+the generator they steer (class_path + init_args, or the checkpoint it came
+from) and the steer version and command that made it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+import steer
+from steer.checkpoint import PathLike, load, save
+from steer.errors import SteerError
+
+FORMAT_KEY = "steer_directions"
+FORMAT_VERSION = 1
+
+
+def provenance() -> dict:
+    """The record of what is making an artifact now: steer version and command line."""
+    return {"steer_version": steer.__version__, "command": list(sys.argv)}
+
+
+@dataclass
+class Directions:
+    """k unit latent directions, best first, and where they came from."""
+
+    directions: Tensor  # (k, latent_dim), unit rows
+    scores: Tensor  # (k,), the method's measure of each direction, descending
+    method: str
+    generator: dict  # {"class_path", "init_args"} or {"checkpoint": path}
+    score_name: str = "score"  # what the scores measure, e.g. "eigenvalue"
+    params: dict = field(default_factory=dict)  # the method's settings (layer, n, seed, …)
+    made_by: dict = field(default_factory=provenance)
+
+    def __post_init__(self) -> None:
+        if self.directions.dim() != 2 or self.scores.shape != self.directions.shape[:1]:
+            raise SteerError(
+                f"directions must be (k, latent_dim) with one score each, got {tuple(self.directions.shape)} "
+                f"and scores {tuple(self.scores.shape)}."
+            )
+        self.directions = torch.nn.functional.normalize(self.directions.detach().float().cpu(), dim=1)
+        self.scores = self.scores.detach().float().cpu()
+
+    @property
+    def latent_dim(self) -> int:
+        return self.directions.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.directions)
+
+
+def save_directions(path: PathLike, d: Directions) -> Path:
+    """Write ``d`` to ``path`` atomically, as a file that loads without running code."""
+    return save({FORMAT_KEY: FORMAT_VERSION, **asdict(d)}, path)
+
+
+def load_directions(path: PathLike, latent_dim: Optional[int] = None) -> Directions:
+    """The direction file at ``path``; with ``latent_dim``, it must steer latents of that size."""
+    obj = load(path, "direction file")
+    if not isinstance(obj, dict) or FORMAT_KEY not in obj:
+        raise SteerError(
+            f"{path} is not a direction file; give the directions.pt written by `python evaluate.py directions`."
+        )
+    if obj[FORMAT_KEY] != FORMAT_VERSION:
+        raise SteerError(f"{path} is a direction file of format {obj[FORMAT_KEY]}; this steer reads format "
+                         f"{FORMAT_VERSION}. Recompute it with this version of steer.")
+    try:
+        d = Directions(**{k: v for k, v in obj.items() if k != FORMAT_KEY})
+    except (TypeError, AttributeError):
+        raise SteerError(f"{path} is a damaged direction file (missing or wrong fields); recompute it.") from None
+    if latent_dim is not None and d.latent_dim != latent_dim:
+        raise SteerError(
+            f"{path} holds directions in a {d.latent_dim}-d latent, but the generator's latent size is {latent_dim}; "
+            f"use directions found on this generator (they were found on {describe_generator(d.generator)})."
+        )
+    return d
+
+
+def describe_generator(spec: dict) -> str:
+    """A generator record in a few words: its class or the checkpoint it came from."""
+    if "checkpoint" in spec:
+        return f"the generator of {spec['checkpoint']}"
+    return str(spec.get("class_path", "an unrecorded generator"))

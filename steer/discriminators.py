@@ -1,0 +1,52 @@
+"""Discriminators for GAN training: image → one real/fake logit per image."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from steer.errors import SteerError
+
+NORMS = ("spectral", "batch", "none")
+
+
+class DCGANDiscriminator(nn.Module):
+    """The DCGAN discriminator (Radford et al. 2016) for square images of 2^k px.
+
+    Stride-2 4×4 convolutions halve the size and double the width down to
+    4×4, LeakyReLU(0.2), then a 4×4 convolution to one logit. ``norm``:
+    "spectral" (Miyato et al. 2018; default: stable when D sees several fake
+    batches per step, as in joint training), "batch" (the original DCGAN) or
+    "none". Weights N(0, 0.02) as in DCGAN.
+    """
+
+    def __init__(self, resolution: int = 64, width: int = 64, channels: int = 3, norm: str = "spectral") -> None:
+        super().__init__()
+        if resolution < 8 or resolution & (resolution - 1):
+            raise SteerError(f"DCGANDiscriminator resolution must be a power of two ≥ 8, got {resolution}.")
+        if width <= 0 or channels <= 0:
+            raise SteerError(f"DCGANDiscriminator width and channels must be positive, got {width}, {channels}.")
+        if norm not in NORMS:
+            raise SteerError(f"DCGANDiscriminator norm must be one of {list(NORMS)}, got {norm!r}.")
+        self.resolution, self.channels = resolution, channels
+        downs = resolution.bit_length() - 3  # stride-2 blocks down to 4×4
+        widths = [width * 2**i for i in range(downs)]  # e.g. w, 2w, 4w, 8w at 64 px
+        def conv(c_in: int, c_out: int, *shape: int) -> nn.Module:
+            layer = nn.Conv2d(c_in, c_out, 4, *shape, bias=False)
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            return spectral_norm(layer) if norm == "spectral" else layer
+
+        layers: list[nn.Module] = [conv(channels, widths[0], 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers += [conv(c_in, c_out, 2, 1)]
+            layers += [nn.BatchNorm2d(c_out)] if norm == "batch" else []
+            layers += [nn.LeakyReLU(0.2, inplace=True)]
+        layers += [conv(widths[-1], 1, 1, 0)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(N,) logits for images (N, channels, resolution, resolution) in [-1, 1]."""
+        if images.dim() != 4 or images.shape[1:] != (self.channels, self.resolution, self.resolution):
+            raise SteerError(f"DCGANDiscriminator takes images (N, {self.channels}, {self.resolution}, "
+                             f"{self.resolution}), got {tuple(images.shape)}.")
+        return self.main(images).flatten()

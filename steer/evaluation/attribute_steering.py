@@ -1,0 +1,125 @@
+"""Steerability measured on image attributes of sprites (METHODS.md §1, "Steerability limits").
+
+For each α of the edit's test grid, the attributes of G(walk(z, α)) over n
+latents are compared with those of the data edited by the same α, edit(x, α)
+over n real sprites:
+
+* per attribute, the model's and the data's mean and std, and the histogram
+  intersection HI = Σ_i min(p_i, q_i) of the two distributions (50 bins on [0, 1]);
+* achieved α: the α that moves the edit's own attribute (``Edit.attributes``:
+  x for a shift, area for a zoom, colour for a colour edit) from its mean at
+  the identity to its mean at α, e.g. achieved shift = mean x(α) − mean x(0);
+* the limit: the largest requested α up to which the achieved α stays within
+  (1 − fraction) of it (as for the registration-based limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from steer.data.sprites import SpriteFactors, render_factors
+from steer.edits import Edit
+from steer.errors import SteerError
+from steer.evaluation.histogram import attribute_values, check_attributes, histograms, intersection, to_unit
+from steer.evaluation.steerability import follow_limits
+from steer.generators.base import Generator
+from steer.objective import repeat_alpha
+from steer.seeding import rng
+from steer.walks import Walk
+
+
+@dataclass
+class AttributeSteering:
+    """What ``measure_attributes`` finds; raw units (pixels, pixels², degrees, colour in [0, 1])."""
+
+    edit: Edit
+    alphas: Tensor  # (A, sliders)
+    names: list[str]
+    model_mean: Tensor  # (A, K) over G(walk(z, α))
+    model_std: Tensor
+    data_mean: Tensor  # (A, K) over edit(x, α), x real
+    data_std: Tensor
+    intersection: Tensor  # (A, K)
+    achieved: Optional[Tensor]  # (A, sliders), None if the edit moves no measured attribute
+    fraction: float
+    n: int
+
+    def limits(self) -> Optional[dict]:
+        return None if self.achieved is None else follow_limits(self.edit, self.alphas, self.achieved, self.fraction)
+
+    def to_json(self) -> dict:
+        flat = (lambda t: t[:, 0].tolist()) if self.edit.sliders == 1 else (lambda t: t.tolist())
+        per = {name: {"model_mean": self.model_mean[:, k].tolist(), "model_std": self.model_std[:, k].tolist(),
+                      "data_mean": self.data_mean[:, k].tolist(), "data_std": self.data_std[:, k].tolist(),
+                      "hist_intersection": self.intersection[:, k].tolist()} for k, name in enumerate(self.names)}
+        return {"edit": repr(self.edit), "alphas": flat(self.alphas), "attributes": per,
+                "achieved_alpha": None if self.achieved is None else flat(self.achieved),
+                "limit": self.limits(), "limit_fraction": self.fraction, "n": self.n}
+
+
+@torch.no_grad()
+def measure_attributes(
+    generator: Generator,
+    edit: Edit,
+    walk: Walk,
+    factors: SpriteFactors,
+    names: Sequence[str] = ("x", "y", "area", "red", "green", "blue"),
+    n: int = 500,
+    batch_size: int = 100,
+    seed: int = 0,
+    fraction: float = 0.8,
+    alphas: Optional[Tensor] = None,
+    progress: bool = True,
+) -> AttributeSteering:
+    """Attribute distributions of the walked model and of the edited data at every α of the grid."""
+    names = check_attributes(names)
+    if factors.size != generator.resolution:
+        raise SteerError(f"the sprites data is {factors.size} px but the generator makes {generator.resolution} px "
+                         "images; give the data the generator was trained on.")
+    alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
+    device = next(generator.parameters(), torch.empty(0)).device
+    g_latent, g_data = rng(seed, "evaluate"), rng(seed, "evaluate-data")
+    model, data = [[] for _ in alphas], [[] for _ in alphas]
+    done = 0
+    while done < n:
+        b = min(batch_size, n - done)
+        z = generator.sample_latent(b, g_latent).to(device)
+        y = generator.sample_class(b, g_latent)
+        y = y.to(device) if y is not None else None
+        real = render_factors(factors.sample(b, g_data), factors.size).to(device)
+        for a, alpha in enumerate(alphas):
+            walk_alpha = edit.walk_alpha(repeat_alpha(alpha, b, z))
+            moved = walk(z, walk_alpha, y)
+            movable = generator.walk_mask
+            walked = generator(moved if movable is None else z + (moved - z) * movable, y)
+            model[a].append(attribute_values(walked, names).cpu())
+            data[a].append(attribute_values(edit(real, repeat_alpha(alpha, b, real))[0], names).cpu())
+        done += b
+        if progress:
+            print(f"\rmeasuring attributes: {done}/{n}", end="", flush=True)
+    if progress:
+        print()
+    model_values, data_values = torch.stack([torch.cat(m) for m in model]), torch.stack([torch.cat(d) for d in data])
+    hi = torch.stack([intersection(histograms(to_unit(m, names, factors.size)),
+                                   histograms(to_unit(d, names, factors.size)), n, n)
+                      for m, d in zip(model_values, data_values)])
+    model_mean, data_mean = model_values.nanmean(1), data_values.nanmean(1)
+    achieved = None
+    if edit.attributes and set(edit.attributes) <= set(names):
+        columns = [names.index(a) for a in edit.attributes]
+        identity = (edit.walk_alpha(alphas) == 0).all(1)
+        if identity.any():
+            reference = model_mean[identity][:1, columns].expand(len(alphas), -1)
+            achieved = edit.alpha_from_attributes(model_mean[:, columns], reference)
+    return AttributeSteering(edit, alphas, names, model_mean, _nanstd(model_values), data_mean, _nanstd(data_values),
+                             hi, achieved, fraction, n)
+
+
+def _nanstd(values: Tensor) -> Tensor:
+    """Std over dim 1 ignoring NaN (images with no foreground)."""
+    mean = values.nanmean(1, keepdim=True)
+    return ((values - mean) ** 2).nanmean(1).sqrt()
