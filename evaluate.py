@@ -292,7 +292,7 @@ def manifold(
         generator: the generator (class_path + init_args); default: the pretrained DigiFace DCGAN.
         k: number of latents after the seed.
         change: the change inside the mask at the last latent, in the distance's units
-            (default: 0.1 for l2, a mean squared pixel difference in [-1, 1]; 0.25 for lpips).
+            (default: 0.05 for l2, a mean squared pixel difference in [-1, 1]; 0.25 for lpips).
         distance: l2 (masked pixel L2) or lpips (needs the AlexNet weights file).
         sigma: spring rest length between neighbouring latents (default 0.25·√latent_dim / k).
         steps: optimiser iterations.
@@ -379,8 +379,9 @@ def score(
     Args:
         directions: a directions.pt written by `evaluate.py directions`.
         out: report folder; refused if it already holds a scores report, unless --overwrite.
-        checkpoint: a .ckpt written by train.py whose generator the directions steer.
-        generator: the generator (class_path + init_args); default: the pretrained DigiFace DCGAN.
+        checkpoint: a .ckpt written by train.py whose generator the directions steer; default: the one the
+            direction file records.
+        generator: the generator (class_path + init_args); default: the one the direction file records.
         factors: sprite attributes to score (x, y, area, orientation, red, green, blue); default: x, y, area.
         n: number of latents.
         max_step: the largest step t along each unit direction.
@@ -403,6 +404,9 @@ def score(
     files = ("scores.png", "scores.json")
     out_dir = Path(out)
     check_out_dir(out_dir, overwrite, files)
+    if checkpoint is None and generator is None:  # the generator the directions were found on
+        recorded = load_directions(directions).generator
+        checkpoint, generator = recorded.get("checkpoint"), None if "checkpoint" in recorded else recorded
     gen = load_generator(checkpoint, generator).to(resolve_device(device))
     found = load_directions(directions, latent_dim=gen.latent_dim)
     scores = score_directions(gen, found.directions, factors or ["x", "y", "area"],

@@ -140,3 +140,29 @@ def load_matching_state(module: nn.Module, state: Mapping[str, Tensor], what: st
     except RuntimeError as e:
         summary = describe_mismatch(module, state) or str(e).strip().splitlines()[0]
         raise SteerError(f"{what} was made for another architecture: {summary}. {hint}") from None
+
+
+def export(src: PathLike, dst: PathLike, rename: Mapping[str, str] = {}) -> Path:
+    """A shippable copy of a steer checkpoint: the weights and the record of what made them, no training state.
+
+    Optimizer states, loops and callback states are dropped (the copy cannot
+    resume training, only be loaded and steered). In the record, every string
+    that starts with a key of ``rename`` gets that prefix replaced, so paths of
+    the machine that trained it (e.g. its run folder) become repository paths.
+    """
+    ckpt = load(src, "checkpoint")
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "steer" not in ckpt:
+        raise SteerError(f"{src} is not a steer checkpoint; give a .ckpt written by `python train.py fit`.")
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, str):
+            return next((new + value[len(old):] for old, new in rename.items() if value.startswith(old)), value)
+        if isinstance(value, dict):
+            return {k: renamed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        return value
+
+    kept = {k: ckpt[k] for k in ("state_dict", "epoch", "global_step", "pytorch-lightning_version", "hyper_parameters")
+            if k in ckpt}
+    return save({**kept, "steer": renamed(ckpt["steer"])}, dst)

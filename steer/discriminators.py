@@ -15,12 +15,13 @@ class DCGANDiscriminator(nn.Module):
 
     Stride-2 4×4 convolutions halve the size and double the width down to
     4×4, LeakyReLU(0.2), then a 4×4 convolution to one logit. ``norm``:
-    "spectral" (Miyato et al. 2018; default: stable when D sees several fake
-    batches per step, as in joint training), "batch" (the original DCGAN) or
-    "none". Weights N(0, 0.02) as in DCGAN.
+    "batch" (the original DCGAN; default: on 32 px sprites it reached a
+    histogram intersection of 0.55–0.79 per attribute after 600 batches where
+    spectral norm, with the same or the hinge loss, was still at 0 for area and
+    colour), "spectral" (Miyato et al. 2018) or "none". Weights N(0, 0.02).
     """
 
-    def __init__(self, resolution: int = 64, width: int = 64, channels: int = 3, norm: str = "spectral") -> None:
+    def __init__(self, resolution: int = 64, width: int = 64, channels: int = 3, norm: str = "batch") -> None:
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise SteerError(f"DCGANDiscriminator resolution must be a power of two ≥ 8, got {resolution}.")

@@ -10,7 +10,7 @@ from jsonargparse import ArgumentParser
 from pytorch_lightning import LightningModule
 
 from steer import checkpoint
-from steer.cli import RECORD_KEY
+from steer.cli import RECORD_KEY, explain_config_error
 from steer.errors import SteerError
 from steer.generators.base import Generator
 
@@ -42,14 +42,7 @@ def instantiate(model_config: dict, generator: Optional[dict] = None) -> Lightni
     config = dict(model_config, init_args=dict(model_config.get("init_args", {})))
     if generator is not None:
         config["init_args"]["generator"] = generator
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(LightningModule, "model", fail_untyped=False)
-    try:
-        return parser.instantiate_classes(parser.parse_object({"model": config})).model
-    except SteerError:
-        raise
-    except Exception as e:  # jsonargparse reports config problems as several exception types
-        raise SteerError(f"cannot rebuild the model recorded in the checkpoint: {str(e).splitlines()[0]}") from None
+    return build(config, LightningModule, "model recorded in the checkpoint")
 
 
 def _spec(config: dict) -> tuple[Any, Any]:
@@ -95,16 +88,22 @@ def load_module(path: Path, generator: Optional[dict] = None) -> tuple[Lightning
     return module.eval(), record
 
 
-def build_generator(spec: dict) -> Generator:
-    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
+def build(spec: dict, base: type, what: str, example: str = "") -> Any:
+    """An instance of a ``base`` subclass from its class_path + init_args (as in a config section)."""
     parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(Generator, "generator", fail_untyped=False)
+    parser.add_subclass_arguments(base, "part", fail_untyped=False)
     try:
-        return parser.instantiate_classes(parser.parse_object({"generator": spec})).generator
+        return parser.instantiate(parser.parse_object({"part": spec})).part
     except SteerError:
         raise
     except Exception as e:  # jsonargparse reports config problems as several exception types
-        raise SteerError(f"cannot build the generator {spec.get('class_path')!r}: {str(e).splitlines()[0]}") from None
+        hint = f" Give e.g. {example}." if example else ""
+        raise SteerError(f"cannot build the {what} {spec.get('class_path')!r}: {explain_config_error(str(e))}{hint}") from None
+
+
+def build_generator(spec: dict) -> Generator:
+    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
+    return build(spec, Generator, "generator")
 
 
 def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:

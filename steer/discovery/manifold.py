@@ -36,7 +36,7 @@ from steer.seeding import rng
 
 OPTIMIZERS = ("lbfgs", "adam")
 SMOOTHING = 0.04  # ε of smooth_abs, as a fraction of the change target c
-DEFAULT_CHANGE = {"MaskedL2": 0.1, "MaskedLPIPS": 0.25}  # c per distance; 0.25 is the paper's LPIPS value
+DEFAULT_CHANGE = {"MaskedL2": 0.05, "MaskedLPIPS": 0.25}  # c per distance; 0.25 is the paper's LPIPS value
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def manifold(
         mask: the region that should change.
         k: number of latents after the seed.
         target_change: c, the change inside the mask at w_K, in D's units;
-            default 0.1 for masked L2 (a mean squared difference of pixels in
+            default 0.05 for masked L2 (a mean squared difference of pixels in
             [-1, 1]), 0.25 for LPIPS (the paper's value).
         distance: D; MaskedL2 by default, or MaskedLPIPS.
         sigma: spring rest length σ; default :func:`default_sigma`.

@@ -180,17 +180,9 @@ def describe(obj: object) -> dict:
 
 def build_edit(spec: dict) -> Edit:
     """An edit from its class_path + init_args (as in a config's ``edit:`` section)."""
-    from jsonargparse import ArgumentParser
+    from steer.restore import build
 
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(Edit, "edit", fail_untyped=False)
-    try:
-        return parser.instantiate_classes(parser.parse_object({"edit": spec})).edit
-    except SteerError:
-        raise
-    except Exception as e:  # jsonargparse reports config problems as several exception types
-        raise SteerError(f"cannot build the edit {spec.get('class_path')!r}: {str(e).splitlines()[0]}; "
-                         "give e.g. {\"class_path\": \"steer.edits.ShiftX\", \"init_args\": {\"max_shift\": 16}}.") from None
+    return build(spec, Edit, "edit", '{"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 16}}')
 
 
 def build_loss(name: str, sigma: float = 3.0) -> Loss:

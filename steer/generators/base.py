@@ -115,7 +115,8 @@ class Generator(nn.Module):
 
     def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
         """Activations of ``layer`` for latents ``z`` (for PCA directions)."""
-        raise SteerError(f"{type(self).__name__} does not expose intermediate features.")
+        raise SteerError(f"{type(self).__name__} does not expose intermediate features, so PCA (GANSpace) directions "
+                         "are not available for it; use --method sefa, or trajectories (evaluate.py trajectories).")
 
     # -- freezing -------------------------------------------------------------
     def freeze(self) -> "Generator":
