@@ -45,12 +45,15 @@ def steer_pair(
             source = generator(z, y)
     source = source.detach()
     target, mask = edit(source, alpha)
+    return Pair(walked_image(generator, edit, walk, z, alpha, y), target, mask, source)
+
+
+def walked_image(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,
+                 y: Optional[Tensor] = None) -> Tensor:
+    """G(walk(z, α)) for strengths ``alpha`` (N, sliders); only the generator's ``walk_mask`` coordinates move."""
     moved = walk(z, edit.walk_alpha(alpha.to(z.device)), y)
     movable = generator.walk_mask
-    if movable is not None:
-        moved = z + (moved - z) * movable
-    walked = generator(moved, y)
-    return Pair(walked, target, mask, source)
+    return generator(moved if movable is None else z + (moved - z) * movable, y)
 
 
 def repeat_alpha(alpha: Tensor, n: int, like: Tensor) -> Tensor:

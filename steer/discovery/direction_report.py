@@ -22,7 +22,7 @@ from steer.discovery.directions import Directions, save_directions  # noqa: E402
 from steer.discovery.pca import pca  # noqa: E402
 from steer.discovery.sefa import sefa  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder  # noqa: E402
 from steer.generators.base import Generator  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 from steer.seeding import rng  # noqa: E402
@@ -122,18 +122,8 @@ def write_direction_report(out: Path, generator: Generator, found: Directions, s
 
 def log_direction_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
     """The report as a W&B run (offline without credentials); returns the run's folder."""
-    import wandb
-
-    from steer.cli import wandb_offline
-
     config = {key: summary[key] for key in ("method", "k", "generator", "params", "made_by")}
-    run = wandb.init(project=project, job_type="directions", dir=save_dir, config=config,
-                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
-    table = wandb.Table(columns=["direction", summary["score_name"]], data=list(enumerate(summary["scores"])))
-    run.log({"directions/scores": table,
-             "directions/grid": wandb.Image(str(out / "directions.png")),
-             "directions/walk": wandb.Video(str(out / "directions.gif"), format="gif")})
-    run.summary["seconds"] = summary["seconds"]
-    folder = run.dir
-    run.finish()
-    return folder
+    return log_folder(out, "directions", config,
+                      {"directions/grid": "directions.png", "directions/walk": "directions.gif"},
+                      {"directions/scores": (["direction", summary["score_name"]], list(map(list, enumerate(summary["scores"]))))},
+                      {"seconds": summary["seconds"]}, save_dir, project)

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from steer import checkpoint
 from steer.errors import SteerError
-from steer.evaluation.folder import save_figure, save_json, write_folder
+from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import pil, save_gif
@@ -364,18 +364,9 @@ def write_report(result: Manifold, out: Path, command: list[str], overwrite: boo
 
 def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
     """The report as a W&B run (offline without credentials); returns the run's folder."""
-    import wandb
-
-    from steer.cli import wandb_offline
-
-    run = wandb.init(project=project, job_type="manifold", dir=save_dir, config=summary["settings"],
-                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
-    table = wandb.Table(columns=["frame", "target", "inside_change", "outside_change"],
-                        data=[[i + 1, t, a, b] for i, (t, a, b) in enumerate(zip(
-                            summary["targets"], summary["inside_change"], summary["outside_change"]))])
-    run.log({"manifold/changes": table, "manifold/frames": wandb.Image(str(out / "frames.png")),
-             "manifold/animation": wandb.Video(str(out / "manifold.gif"), format="gif")})
-    run.summary["outside_inside_ratio"] = summary["outside_inside_ratio"]
-    folder = run.dir
-    run.finish()
-    return folder
+    rows = [[i + 1, t, a, b] for i, (t, a, b) in
+            enumerate(zip(summary["targets"], summary["inside_change"], summary["outside_change"]))]
+    return log_folder(out, "manifold", summary["settings"],
+                      {"manifold/frames": "frames.png", "manifold/animation": "manifold.gif"},
+                      {"manifold/changes": (["frame", "target", "inside_change", "outside_change"], rows)},
+                      {"outside_inside_ratio": summary["outside_inside_ratio"]}, save_dir, project)

@@ -267,19 +267,12 @@ def write_report(out: Path, generator: Generator, edit: Edit, records: Records, 
 
 def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
     """The report as a W&B run (offline without credentials); returns the run's folder."""
-    import wandb
+    from steer.evaluation.folder import log_folder
 
-    from steer.cli import wandb_offline
-
-    run = wandb.init(project=project, job_type="trajectories", dir=save_dir, config=summary["settings"],
-                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
-    run.log({"trajectories/mean_loss": wandb.Table(columns=["t", "mean_loss"],
-                                                   data=[list(r) for r in zip(summary["ts"], summary["mean_loss"])]),
-             "trajectories/grid": wandb.Image(str(out / "trajectories.png")),
-             "trajectories/walk": wandb.Video(str(out / "trajectories.gif"), format="gif")})
-    folder = run.dir
-    run.finish()
-    return folder
+    return log_folder(out, "trajectories", summary["settings"],
+                      {"trajectories/grid": "trajectories.png", "trajectories/walk": "trajectories.gif"},
+                      {"trajectories/mean_loss": (["t", "mean_loss"], [list(r) for r in zip(summary["ts"], summary["mean_loss"])])},
+                      {}, save_dir, project)
 
 
 # -- measurement: does the low-pass loss keep texture? ------------------------------------

@@ -27,7 +27,7 @@ from steer.errors import SteerError
 from steer.evaluation.histogram import attribute_values, check_attributes, histograms, intersection, to_unit
 from steer.evaluation.steerability import follow_limits
 from steer.generators.base import Generator
-from steer.objective import repeat_alpha
+from steer.objective import repeat_alpha, walked_image
 from steer.seeding import rng
 from steer.walks import Walk
 
@@ -87,15 +87,10 @@ def measure_attributes(
     done = 0
     while done < n:
         b = min(batch_size, n - done)
-        z = generator.sample_latent(b, g_latent).to(device)
-        y = generator.sample_class(b, g_latent)
-        y = y.to(device) if y is not None else None
+        z, y = generator.sample(b, g_latent, device)
         real = render_factors(factors.sample(b, g_data), factors.size).to(device)
         for a, alpha in enumerate(alphas):
-            walk_alpha = edit.walk_alpha(repeat_alpha(alpha, b, z))
-            moved = walk(z, walk_alpha, y)
-            movable = generator.walk_mask
-            walked = generator(moved if movable is None else z + (moved - z) * movable, y)
+            walked = walked_image(generator, edit, walk, z, repeat_alpha(alpha, b, z), y)
             model[a].append(attribute_values(walked, names).cpu())
             data[a].append(attribute_values(edit(real, repeat_alpha(alpha, b, real))[0], names).cpu())
         done += b

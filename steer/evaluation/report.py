@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.evaluation.folder import check_out_dir, save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import check_out_dir, log_folder, save_figure, save_json, write_folder  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 
@@ -150,20 +150,12 @@ def write_report(
 
 def log_report(out: Path, metrics: dict, save_dir: str = "runs", project: str = "steer") -> Optional[str]:
     """The report as a W&B run (offline without credentials); returns the run's folder."""
-    import wandb
-
-    from steer.cli import wandb_offline
-
-    run = wandb.init(project=project, job_type="evaluate", dir=save_dir, config=metrics.get("made_by", {}),
-                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
-    table = wandb.Table(columns=["alpha", "walk_error", "baseline_error", "achieved_alpha"],
-                        data=[[str(a), w, b, str(c)] for a, w, b, c in zip(
-                            metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"])])
-    run.log({"steerability/metrics": table,
-             "steerability/curves": wandb.Image(str(out / "curves.png")),
-             "steerability/walk_grid": wandb.Image(str(out / "walk_grid.png")),
-             "steerability/walk": wandb.Video(str(out / "walk.gif"), format="gif")})
-    run.summary["limit"] = metrics["limit"]
-    folder = run.dir
-    run.finish()
-    return folder
+    rows = [[str(a), w, b, str(c)] for a, w, b, c in
+            zip(metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"])]
+    files = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
+             "steerability/walk": "walk.gif"}
+    if (out / "attributes.png").exists():
+        files["steerability/attributes"] = "attributes.png"
+    return log_folder(out, "evaluate", metrics.get("made_by", {}), files,
+                      {"steerability/metrics": (["alpha", "walk_error", "baseline_error", "achieved_alpha"], rows)},
+                      {"limit": metrics["limit"]}, save_dir, project)

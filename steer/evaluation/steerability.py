@@ -152,9 +152,7 @@ def measure(
     done = 0
     while done < n:
         b = min(batch_size, n - done)
-        z = generator.sample_latent(b, g).to(device)
-        y = generator.sample_class(b, g)
-        y = y.to(device) if y is not None else None
+        z, y = generator.sample(b, g, device)
         source = generator(z, y)
         batch_frames, batch_targets = [], []
         for a, alpha in enumerate(grid_alphas):

@@ -82,6 +82,13 @@ class Generator(nn.Module):
             return None
         return torch.randint(self.num_classes, (n,), generator=generator)
 
+    def sample(
+        self, n: int, generator: Optional[torch.Generator] = None, device: Optional[torch.device] = None
+    ) -> tuple[Tensor, Optional[Tensor]]:
+        """``n`` latents and classes (None if unconditional), drawn in that order from ``generator``, on ``device``."""
+        z, y = self.sample_latent(n, generator), self.sample_class(n, generator)
+        return z.to(device), (y.to(device) if y is not None else None)
+
     # -- synthesis ----------------------------------------------------------
     def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
         """Images in [-1, 1], NCHW, for latents ``z`` (N, latent_dim) and classes ``y``."""

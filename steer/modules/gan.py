@@ -30,7 +30,7 @@ from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image
 from steer.modules.walk import WalkFactory
-from steer.objective import Pair, repeat_alpha, steer_pair
+from steer.objective import Pair, repeat_alpha, steer_pair, walked_image
 from steer.seeding import rng
 from steer.walks import LinearWalk
 
@@ -107,9 +107,7 @@ class GANModule(LightningModule):
         index = int(batch["index"][0]) if "index" in batch else self.trainer.fit_loop.total_batch_idx
         g = rng(self.seed, "gan", self.global_rank, index)
         n, device = len(real), real.device
-        z = self.generator.sample_latent(n, g).to(device)
-        y = self.generator.sample_class(n, g)
-        y = y.to(device) if y is not None else None
+        z, y = self.generator.sample(n, g, device)
         if self.augment is not None:
             real = self._augment(real, g)
         alpha = self.edit.sample_alpha(n, g).to(device) if self.edit is not None else None
@@ -118,7 +116,8 @@ class GANModule(LightningModule):
 
         # D: real against G(z) (and G(z + αw))
         with torch.no_grad():
-            fakes = [self.generator(z, y)] + ([self._walked(z, alpha, y)] if alpha is not None else [])
+            fakes = [self.generator(z, y)]
+            fakes += [walked_image(self.generator, self.edit, self.walk, z, alpha, y)] if alpha is not None else []
         d_loss = self.adversarial.discriminator(self.discriminator(real), *(self.discriminator(f) for f in fakes))
         self._step(d_opt, d_loss)
 
@@ -160,11 +159,6 @@ class GANModule(LightningModule):
         augmented[chosen.to(real.device)] = self.augment(real[chosen.to(real.device)], alpha[chosen].to(real.device))[0]
         return augmented
 
-    def _walked(self, z: Tensor, alpha: Tensor, y: Optional[Tensor]) -> Tensor:
-        moved = self.walk(z, self.edit.walk_alpha(alpha), y)
-        movable = self.generator.walk_mask
-        return self.generator(moved if movable is None else z + (moved - z) * movable, y)
-
     @torch.no_grad()
     def _eval_source(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
         """G_eval(z): the generator in eval mode (running BatchNorm statistics), no gradient."""
@@ -186,16 +180,15 @@ class GANModule(LightningModule):
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         real = batch["image"]
         g = rng(self.seed, "gan-val", self.global_rank, batch_idx)
-        z = self.generator.sample_latent(len(real), g).to(real.device)
-        y = self.generator.sample_class(len(real), g)
-        fake = self.generator(z, y.to(real.device) if y is not None else None)
+        z, y = self.generator.sample(len(real), g, real.device)
+        fake = self.generator(z, y)
         self.histograms.update(real, fake)
         if batch_idx == 0 and self.global_rank == 0 and self.logger is not None:
             k = self.samples
             log_image(self.logger, "val/samples", grid([fake[i * k:(i + 1) * k] for i in range(len(fake[:k * k]) // k)]),
                       self.global_step, caption="G(z) for fixed latents")
             if self.walk is not None:
-                self._log_walk_strip(z[:k], None if y is None else y[:k].to(real.device))
+                self._log_walk_strip(z[:k], None if y is None else y[:k])
 
     def _log_walk_strip(self, z: Tensor, y: Optional[Tensor]) -> None:
         source = self.generator(z, y)
