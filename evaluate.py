@@ -70,7 +70,8 @@ def steerability(
         attributes: sprite attributes to measure (x, y, area, orientation, red, green, blue); default: all but
             orientation.
     """
-    from steer.evaluation.attribute_steering import measure_attributes
+    from steer.evaluation.attribute_steering import check_data, measure_attributes
+    from steer.evaluation.histogram import ATTRIBUTES, check_attributes
     from steer.evaluation.report import check_report_dir, limit_label, log_report, write_report
     from steer.evaluation.steerability import check_options, measure
     from steer.restore import load_module, training_factors
@@ -82,6 +83,9 @@ def steerability(
     module, record = load_module(Path(checkpoint), generator)
     module.to(torch_device)
     factors = training_factors(record, module.generator, data)
+    if factors is not None:
+        check_data(module.generator, factors)
+        check_attributes(attributes or ATTRIBUTES)
     result = measure(module.generator, module.edit, module.walk, n=n, batch_size=batch_size, seed=seed,
                      fraction=fraction)
     measured = None if factors is None else measure_attributes(

@@ -155,7 +155,8 @@ def training_factors(record: dict, generator: Generator, data_config: Optional[s
             raise SteerError(f"--data {data_config} cannot be read as a YAML config: {e}") from None
         factors = sprite_factors(config)
         if factors is None:
-            raise SteerError(f"--data {data_config} has no sprites data (data.class_path SpritesDataModule).")
+            raise SteerError(f"--data {data_config} has no sprites data (data.class_path SpritesDataModule); give the "
+                           "train.py config of the sprites model the generator came from.")
         return factors
     factors = sprite_factors(record.get("config", {}))
     source = getattr(generator, "checkpoint", None)

@@ -77,9 +77,7 @@ def measure_attributes(
 ) -> AttributeSteering:
     """Attribute distributions of the walked model and of the edited data at every α of the grid."""
     names = check_attributes(names)
-    if factors.size != generator.resolution:
-        raise SteerError(f"the sprites data is {factors.size} px but the generator makes {generator.resolution} px "
-                         "images; give the data the generator was trained on.")
+    check_data(generator, factors)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
     device = next(generator.parameters(), torch.empty(0)).device
     g_latent, g_data = rng(seed, "evaluate"), rng(seed, "evaluate-data")
@@ -112,6 +110,13 @@ def measure_attributes(
             achieved = edit.alpha_from_attributes(model_mean[:, columns], reference)
     return AttributeSteering(edit, alphas, names, model_mean, _nanstd(model_values), data_mean, _nanstd(data_values),
                              hi, achieved, fraction, n)
+
+
+def check_data(generator: Generator, factors: SpriteFactors) -> None:
+    """Refuse sprites data of another size than the generator's images (before any slow work)."""
+    if factors.size != generator.resolution:
+        raise SteerError(f"the sprites data is {factors.size} px but the generator makes {generator.resolution} px "
+                         "images; give the data the generator was trained on.")
 
 
 def _nanstd(values: Tensor) -> Tensor:
