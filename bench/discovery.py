@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/discovery.py --threads 1
 
 For each model (the sprites GANs (a) with narrow x, configs/sprites/gan_biased_x.yaml,
-and (b) trained with x-shift augmentation, configs/sprites/gan_augmented_x.yaml, and the β-VAE at β = 1 and β = 4;
+(b) trained with x-shift augmentation, configs/sprites/gan_augmented_x.yaml, (c) trained on the
+same data jointly with a shift walk, configs/sprites/joint_shift_x.yaml, and the β-VAE at β = 1 and β = 4;
 32 px sprites), the top directions of each method are scored on the sprites' known
 factors with ``steer.evaluation.direction_scores.score_directions`` (x, y,
 area; R², leakage, cross-talk; steps t ∈ [−2, 2] along each unit direction):
@@ -62,6 +63,7 @@ from steer.seeding import rng
 MODELS = {
     "gan_a": "checkpoints/sprites/gan_biased_x.ckpt",
     "gan_b": "checkpoints/sprites/gan_augmented_x.ckpt",
+    "gan_c": "checkpoints/sprites/joint_shift_x.ckpt",
     "vae_beta1": "checkpoints/sprites/vae_beta1.ckpt",
     "vae_beta4": "checkpoints/sprites/vae_beta4.ckpt",
 }
