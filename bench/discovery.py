@@ -64,6 +64,7 @@ MODELS = {
     "gan_a": "checkpoints/sprites/gan_biased_x.ckpt",
     "gan_b": "checkpoints/sprites/gan_augmented_x.ckpt",
     "gan_c": "checkpoints/sprites/joint_shift_x.ckpt",
+    "gan_white": "checkpoints/sprites/gan_white.ckpt",
     "vae_beta1": "checkpoints/sprites/vae_beta1.ckpt",
     "vae_beta4": "checkpoints/sprites/vae_beta4.ckpt",
 }
