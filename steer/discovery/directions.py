@@ -25,6 +25,12 @@ FORMAT_KEY = "steer_directions"
 FORMAT_VERSION = 1
 
 
+def fix_signs(directions: Tensor) -> Tensor:
+    """Each row with its sign chosen so that its largest-magnitude coordinate is positive (repeatable results)."""
+    peak = directions.abs().argmax(dim=1, keepdim=True)
+    return directions * directions.gather(1, peak).sign()
+
+
 def provenance() -> dict:
     """The record of what is making an artifact now: steer version and command line."""
     return {"steer_version": steer.__version__, "command": list(sys.argv)}

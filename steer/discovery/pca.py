@@ -25,6 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from steer.discovery.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.seeding import rng
@@ -110,7 +111,5 @@ def pca(
     coords = (rows @ w[:, order]).cpu()  # c_i = V_kᵀ (f_i − μ) with V_k = Q W_k
     latents = z.double() - z.double().mean(0)
     b = torch.linalg.lstsq(coords, latents).solution  # z_i − z̄ ≈ c_i B
-    directions = torch.nn.functional.normalize(b, dim=1)
-    peak = directions.abs().argmax(dim=1, keepdim=True)
-    directions = directions * directions.gather(1, peak).sign()  # deterministic sign: largest coordinate > 0
+    directions = fix_signs(torch.nn.functional.normalize(b, dim=1))
     return directions.float(), (variances[order] / total).float().cpu()

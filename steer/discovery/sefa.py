@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from steer.discovery.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 
@@ -42,7 +43,5 @@ def sefa(generator: Generator, k: int) -> tuple[Tensor, Tensor]:
     a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)  # unit rows; all-zero rows stay zero
     eigenvalues, eigenvectors = torch.linalg.eigh(a.T @ a)  # n* = argmax_{‖n‖=1} nᵀ(ÂᵀÂ)n; eigh: ascending
     order = eigenvalues.argsort(descending=True)[:k]
-    directions = eigenvectors[:, order].T  # (k, d)
-    peak = directions.abs().argmax(dim=1, keepdim=True)
-    directions = directions * directions.gather(1, peak).sign()
+    directions = fix_signs(eigenvectors[:, order].T)  # (k, d)
     return directions.to(dtype), eigenvalues[order].to(dtype)
