@@ -370,6 +370,7 @@ def score(
     seed: int = 0,
     batch_size: int = 500,
     overwrite: bool = False,
+    wandb: bool = True,
     device: str = "cpu",
 ) -> None:
     """Which known factor each direction of a direction file controls, on sprite-like images.
@@ -393,6 +394,7 @@ def score(
         seed: seed of the latents.
         batch_size: latents per generator pass.
         overwrite: replace an existing report in OUT.
+        wandb: log the report to W&B.
         device: torch device to compute on (cpu, cuda, cuda:1, ...).
     """
     import sys
@@ -402,7 +404,7 @@ def score(
     from steer.discovery import load_directions
     from steer.discovery.direction_report import plot_grid, render
     from steer.evaluation.direction_scores import score_directions, score_rows
-    from steer.evaluation.folder import check_out_dir, save_json, write_folder
+    from steer.evaluation.folder import check_out_dir, log_folder, save_json, write_folder
     from steer.restore import load_generator
 
     files = ("scores.png", "scores.json")
@@ -424,6 +426,10 @@ def score(
     frames = render(gen, found, alphas, 3, seed, batch_size)
     write_folder(out_dir, {"scores.png": lambda path: plot_grid(frames, found, alphas, path),
                            "scores.json": lambda path: save_json(summary, path)}, overwrite)
+    if wandb:
+        run = log_folder(out_dir, "score", {"directions": directions, "method": found.method},
+                         {"score/grid": "scores.png"}, {"score/table": (header, rows)}, {})
+        print(f"W&B run: {run}")
     print(f"report: {out_dir}")
 
 

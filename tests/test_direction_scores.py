@@ -91,5 +91,6 @@ def test_score_command_reports_the_controlled_factor_of_each_direction_in_a_file
     assert [d["controlled"] for d in summary["directions"]] == ["x", "y"]
     assert summary["directions"][0]["r2"]["x"] > 0.99 and summary["method"] == "hand"
     assert (tmp_path / "report" / "scores.png").stat().st_size > 1000
+    assert list((tmp_path / "runs" / "wandb").glob("offline-run-*/files/media/images/score/grid_*.png"))
     with pytest.raises(SteerError, match="--overwrite"):  # an existing report is never replaced silently
         score(directions=str(tmp_path / "directions.pt"), out=str(tmp_path / "report"), generator=spec)
