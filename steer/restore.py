@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import torch
 from jsonargparse import ArgumentParser
-from pytorch_lightning import LightningModule
+from pytorch_lightning import LightningDataModule, LightningModule
 
 from steer import checkpoint
 from steer.cli import RECORD_KEY, explain_config_error
@@ -128,19 +128,10 @@ def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[di
 
 def sprite_factors(config: dict) -> Optional["SpriteFactors"]:  # noqa: F821 - imported on use
     """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data."""
-    from steer.data.sprites import SpritesDataModule
-
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict) or not str(data.get("class_path", "")).endswith("SpritesDataModule"):
         return None
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(SpritesDataModule, "data", fail_untyped=False)
-    try:
-        return parser.instantiate(parser.parse_object({"data": data.get("init_args", {})})).data.factors
-    except SteerError:
-        raise
-    except Exception as e:  # jsonargparse reports config problems as several exception types
-        raise SteerError(f"cannot build the sprites data of the config: {str(e).splitlines()[0]}") from None
+    return build(data, LightningDataModule, "sprites data of the config").factors
 
 
 def training_factors(record: dict, generator: Generator, data_config: Optional[str] = None) -> Optional["SpriteFactors"]:  # noqa: F821
