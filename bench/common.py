@@ -8,7 +8,6 @@ repeats, because a shared machine is noisy.
 from __future__ import annotations
 
 import argparse
-
 import logging
 import os
 import platform

@@ -1,19 +1,21 @@
 """Discovery on known factors: SeFa, PCA, trajectories (+ g_θ) and the VAE's own axes, scored side by side.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/discovery.py --threads 1
+    OMP_NUM_THREADS=2 .venv/bin/python bench/discovery.py --threads 2
 
 For each model (the sprites GANs (a) with narrow x, configs/sprites/gan_biased_x.yaml,
 (b) trained with x-shift augmentation, configs/sprites/gan_augmented_x.yaml, (c) trained on the
-same data jointly with a shift walk, configs/sprites/joint_shift_x.yaml, and the β-VAE at β = 1 and β = 4;
-32 px sprites), the top directions of each method are scored on the sprites' known
+same data jointly with a shift walk, configs/sprites/joint_shift_x.yaml, the GANs on the β-VAEs'
+white sprites with a 16-d and a 4-d latent, configs/sprites/gan_white.yaml and gan_white_z4.yaml,
+and the β-VAE at β = 1 and β = 4; 32 px sprites), the top directions of each method are scored on the sprites' known
 factors with ``steer.evaluation.direction_scores.score_directions`` (x, y,
 area; R², leakage, cross-talk; steps t ∈ [−2, 2] along each unit direction):
 
 * sefa: the top-k eigenvectors of AᵀA of the first projection (timed);
 * pca: GANSpace at the first ReLU after the first projection (DCGAN main[2],
   the 4×4 map; VAEDecoder main[1], the 256 hidden units), 2000 latents;
-* trajectory: Algorithm 1 with ``ShiftX`` as T_t (t = ±1…±6 px) and the
-  low-pass loss, then the factor regressor g_θ fitted on the records
+* trajectory: Algorithm 1 with ``ShiftX`` as T_t (t = ±1…±6 px, 128 starts,
+  100 Adam steps per target: 32 starts and 30 steps left g_θ's direction
+  noisy, see docs/DISCOVERY.md) and the low-pass loss, then the factor regressor g_θ fitted on the records
   (equation 6); its direction u (timed: inversions + fit);
 * encoder (VAE only): the unit latent axes e_j of the most active latents
   (largest mean KL(q(z_j|x) ‖ N(0, 1)) over rendered training sprites).
@@ -21,7 +23,10 @@ area; R², leakage, cross-talk; steps t ∈ [−2, 2] along each unit direction)
 Then the g_θ control figure: 9 requested x from the 5th to the 95th percentile
 of the model's training x (the sprites as that model saw them, augmentation
 included), N latents moved to each with ``latent_for``; the std of the
-measured x per requested value (and the gain: slope of measured on requested x).
+measured x per requested value (and the gain: slope of measured on requested x),
+per trajectory seed and for a reference found with labels: u from least squares
+of the measured x on z, g linear (``least_squares_regressor``). The reference
+is what one direction can do on that model; the gap to it is the method's.
 
 Writes discovery.json, one direction grid per model and the control plot to
 --out (default docs/results). A model whose checkpoint does not exist yet is
@@ -51,7 +56,7 @@ from steer.discovery.pca import pca
 from steer.discovery.sefa import sefa
 from steer.discovery.trajectories import build_loss, save_records, trajectories
 from steer.edits import ShiftX
-from steer.evaluation.direction_scores import score_control, score_directions, score_rows
+from steer.evaluation.direction_scores import measure_latents, score_control, score_directions, score_rows
 from steer.evaluation.folder import plt, save_figure, save_json, write_folder
 from steer.evaluation.histogram import attribute_values
 from steer.generators.base import Generator
@@ -65,6 +70,7 @@ MODELS = {
     "gan_b": "checkpoints/sprites/gan_augmented_x.ckpt",
     "gan_c": "checkpoints/sprites/joint_shift_x.ckpt",
     "gan_white": "checkpoints/sprites/gan_white.ckpt",
+    "gan_white_z4": "checkpoints/sprites/gan_white_z4.ckpt",
     "vae_beta1": "checkpoints/sprites/vae_beta1.ckpt",
     "vae_beta4": "checkpoints/sprites/vae_beta4.ckpt",
 }
@@ -79,16 +85,21 @@ def parse() -> argparse.Namespace:
     p.add_argument("--n", type=int, default=200, help="latents per direction when scoring")
     p.add_argument("--max-step", type=float, default=2.0, help="scoring walks t ∈ [−max_step, max_step], 9 steps")
     p.add_argument("--pca-n", type=int, default=2000, help="latents for PCA")
-    p.add_argument("--traj-n", type=int, default=32, help="start latents for the trajectories")
+    add_g_theta_args(p)
+    return p.parse_args()
+
+
+def add_g_theta_args(p: argparse.ArgumentParser) -> None:
+    """The trajectory, g_θ and control options (shared with bench/g_theta_study.py), --out and the machine's."""
+    p.add_argument("--traj-n", type=int, default=128, help="start latents for the trajectories")
     p.add_argument("--traj-max", type=int, default=6, help="trajectories: t = ±1 … ±traj_max px")
-    p.add_argument("--traj-steps", type=int, default=30, help="Adam steps per target")
+    p.add_argument("--traj-steps", type=int, default=100, help="Adam steps per target")
     p.add_argument("--traj-seeds", type=int, default=3, help="trajectory runs (seeds) per model, each its own g_θ")
     p.add_argument("--fit-epochs", type=int, default=200, help="factor regressor epochs")
     p.add_argument("--control-n", type=int, default=100, help="latents per requested x in the control figure")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents; trajectories use seed … seed+traj_seeds−1")
     p.add_argument("--out", default="docs/results")
     add_machine_args(p)
-    return p.parse_args()
 
 
 def timed(fn, *args, **kwargs) -> tuple[object, float]:
@@ -112,6 +123,12 @@ def fit_regressor(gen: Generator, seed: int, n: int, max_shift: int, steps: int,
                 enable_model_summary=False, accelerator="cpu", devices=1, check_val_every_n_epoch=epochs,
                 log_every_n_steps=1).fit(regressor, data)
     return regressor.eval()
+
+
+def fit_regressors(gen: Generator, args: argparse.Namespace) -> list[tuple[FactorRegressor, float]]:
+    """g_θ of each trajectory seed (args.seed …) with the wall seconds it took."""
+    return [timed(fit_regressor, gen, s, args.traj_n, args.traj_max, args.traj_steps, args.fit_epochs)
+            for s in range(args.seed, args.seed + args.traj_seeds)]
 
 
 @torch.no_grad()
@@ -156,13 +173,20 @@ def direction_grid(gen: Generator, dirs: Tensor, labels: list[str], max_step: fl
 
 
 def control_plot(results: dict, path: Path) -> Path:
-    """Per model: measured x (mean ± std over the latents) against requested x, one series per trajectory seed."""
-    fig, axes = plt.subplots(1, len(results), figsize=(3.4 * len(results), 3.2), squeeze=False)
-    for ax, (name, c) in zip(axes[0], results.items()):
+    """Per model: measured x (mean ± std over the latents) against requested x, one series per trajectory seed;
+    the least-squares reference's mean as a grey line."""
+    cols = min(4, len(results))
+    rows = -(-len(results) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.set_visible(False)
+    for ax, (name, c) in zip(axes.flat, results.items()):
         for k, run in enumerate(c["per_seed"]):
             shift = 0.15 * (k - (len(c["per_seed"]) - 1) / 2)  # side by side
             ax.errorbar([r + shift for r in run["requested"]], run["mean"], yerr=run["std"], fmt="o", ms=2.5,
                         capsize=2, lw=0.8, label=f"seed {run['seed']}: std {run['mean_std']:.2f}")
+        ref = c["least_squares_reference"]
+        ax.plot(ref["requested"], ref["mean"], color="grey", lw=1, label=f"least squares (labels): std {ref['mean_std']:.2f}")
         lo, hi = c["data_x_percentiles_5_95"]
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         ax.set_title(f"{name}: mean std {c['mean_std']:.2f} px, gain {c['gain']:.2f}", fontsize=9)
@@ -186,7 +210,7 @@ def discover(gen: Generator, module: LightningModule, images: Tensor, args: argp
     methods["pca"] = (dirs, {"seconds": seconds, "layer": layer, "explained_variance_ratio": ratio.tolist()})
     print(f"pca (layer {layer}, {args.pca_n} latents): {seconds:.2f} s")
     seeds = list(range(args.seed, args.seed + args.traj_seeds))
-    fitted = [timed(fit_regressor, gen, s, args.traj_n, args.traj_max, args.traj_steps, args.fit_epochs) for s in seeds]
+    fitted = fit_regressors(gen, args)
     regressors = [r for r, _ in fitted]
     per_seed = [t for _, t in fitted]
     methods["trajectory"] = (torch.stack([r.direction.detach() for r in regressors]), {
@@ -200,23 +224,53 @@ def discover(gen: Generator, module: LightningModule, images: Tensor, args: argp
     return methods, regressors
 
 
+@torch.no_grad()
+def least_squares_regressor(gen: Generator, n: int, seed: int) -> FactorRegressor:
+    """The labelled reference: x ≈ ⟨w, z⟩ + b by least squares over n latents, as a g_θ with u = w/‖w‖, g linear.
+
+    g(s) = ‖w‖ s makes g(⟨u, z⟩) = ⟨w, z⟩; ``score_control`` fits the offset b.
+    """
+    g = rng(seed, "discovery", "least_squares")
+    z = gen.sample_latent(n, g)
+    x = measure_latents(gen, z, ["x"], gen.sample_class(n, g))[:, 0]
+    ok = x.isfinite()
+    design = torch.cat([z[ok].cpu(), torch.ones(int(ok.sum()), 1)], 1)
+    w = torch.linalg.lstsq(design.double(), x[ok, None].double()).solution[:-1, 0].float()  # min ‖[z 1] (w; b) − x‖
+    regressor = FactorRegressor(latent_dim=gen.latent_dim)
+    regressor.v.copy_(w)
+    regressor.log_slopes.fill_(w.norm().log().item())
+    return regressor.eval()
+
+
 def control(gen: Generator, regressors: list[FactorRegressor], images: Tensor, args: argparse.Namespace) -> dict:
-    """g_θ control of x at 9 values from the 5th to the 95th percentile of the training x, per trajectory seed."""
+    """g_θ control of x at 9 values from the 5th to the 95th percentile of the training x, per trajectory seed,
+    and of the least-squares reference; cos(u, u_ref) says how close each seed's direction came to it."""
     x = attribute_values(images, ["x"])[:, 0]
     x = x[x.isfinite()]
     requested = torch.linspace(x.quantile(0.05).item(), x.quantile(0.95).item(), 9)
-    runs = [{"seed": args.seed + k, **score_control(r, gen, "x", requested, n=args.control_n, seed=args.seed).to_json()}
+    reference = least_squares_regressor(gen, 20 * args.control_n, args.seed)
+    u_ref = reference.direction.detach().cpu()
+    runs = [{"seed": args.seed + k, "cos_to_reference": abs(r.direction.detach().cpu() @ u_ref).item(),
+             **score_control(r, gen, "x", requested, n=args.control_n, seed=args.seed).to_json()}
             for k, r in enumerate(regressors)]
+    ref = score_control(reference, gen, "x", requested, n=args.control_n, seed=args.seed).to_json()
     print(table(["requested x", *[f"seed {r['seed']}: mean ± std" for r in runs]],
                 [[f"{v:.2f}", *[f"{r['mean'][i]:.2f} ± {r['std'][i]:.2f}" for r in runs]]
                  for i, v in enumerate(requested.tolist())]))
     stds = [r["mean_std"] for r in runs]
     errors = [r["overall_mean_abs_error"] for r in runs]
     gains = [r["gain"] for r in runs]
+    maxima = [max(r["std"]) for r in runs]
+    cosines = [r["cos_to_reference"] for r in runs]
     print(f"g_θ control: mean std per seed {', '.join(f'{s:.2f}' for s in stds)} px; "
-          f"mean |error| {', '.join(f'{e:.2f}' for e in errors)} px; gain {', '.join(f'{g:.2f}' for g in gains)}")
+          f"max std {', '.join(f'{m:.2f}' for m in maxima)} px; "
+          f"mean |error| {', '.join(f'{e:.2f}' for e in errors)} px; gain {', '.join(f'{g:.2f}' for g in gains)}; "
+          f"cos(u, u_ref) {', '.join(f'{c:.3f}' for c in cosines)}")
+    print(f"least-squares reference (labels): mean std {ref['mean_std']:.2f} px, max {max(ref['std']):.2f} px, "
+          f"gain {ref['gain']:.2f}")
     return {"data_x_percentiles_5_95": [requested[0].item(), requested[-1].item()], "mean_std": sum(stds) / len(stds),
-            "mean_abs_error": sum(errors) / len(errors), "gain": sum(gains) / len(gains), "per_seed": runs}
+            "mean_abs_error": sum(errors) / len(errors), "gain": sum(gains) / len(gains), "per_seed": runs,
+            "least_squares_reference": ref}
 
 
 def main() -> None:
@@ -254,7 +308,8 @@ def main() -> None:
                                                            p))
     if not writers:
         raise SystemExit("no model was run; nothing written.")
-    writers["discovery_control.png"] = lambda p: control_plot({n: e["control"] for n, e in report.items()}, p)
+    order = sorted(report, key=lambda n: list(MODELS).index(n) if n in MODELS else len(MODELS))  # MODELS' order first
+    writers["discovery_control.png"] = lambda p: control_plot({n: report[n]["control"] for n in order}, p)
     writers["discovery.json"] = lambda p: save_json({"models": report}, p)  # last: marks a complete report
     write_folder(out, writers, overwrite=True)
     print(f"\nreport: {previous} (models: {', '.join(report)})")
