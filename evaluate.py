@@ -1,5 +1,6 @@
 """Evaluate what steer trained: python evaluate.py steerability --checkpoint CKPT --out DIR"""
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -34,8 +35,8 @@ def resolve_device(name: str):  # -> torch.device (torch is imported on use: --h
 
 
 def steerability(
-    checkpoint: str,
     out: str,
+    checkpoint: Optional[str] = None,
     n: int = 500,
     batch_size: int = 50,
     seed: int = 0,
@@ -46,16 +47,23 @@ def steerability(
     device: str = "cpu",
     data: Optional[str] = None,
     attributes: Optional[list[str]] = None,
+    walk: Optional[dict] = None,
+    edit: Optional[dict] = None,
 ) -> None:
-    """How far a trained walk steers, over n latents and the edit's test α grid.
+    """How far a walk steers, over n latents and the edit's test α grid.
+
+    The walk is a trained one (--checkpoint of a walk run), or any walk given by
+    --walk with its --edit, e.g. a discovered direction (steer.walks.DirectionWalk)
+    on the generator of --checkpoint (a GAN or β-VAE run) or --generator.
 
     Writes metrics.json, curves.png, walk_grid.png and walk.gif to OUT and logs
     them to W&B (offline without credentials). On sprites, also the measured
     attributes per α against the edited data (attributes.png, in metrics.json).
 
     Args:
-        checkpoint: a .ckpt written by train.py (e.g. runs/demo/last.ckpt).
         out: report folder; refused if it already holds a report, unless --overwrite.
+        checkpoint: a .ckpt written by train.py (e.g. runs/demo/last.ckpt): a walk run, or with --walk any run
+            with a generator.
         n: number of latents.
         batch_size: latents per generator pass.
         seed: seed of the latents.
@@ -69,29 +77,36 @@ def steerability(
             attribute report.
         attributes: sprite attributes to measure (x, y, area, orientation, red, green, blue); default: all but
             orientation.
+        walk: a walk to evaluate instead of the checkpoint's (class_path + init_args; latent size and sliders
+            come from the generator and edit), e.g. {"class_path": "steer.walks.DirectionWalk", "init_args":
+            {"path": "reports/sefa/directions.pt", "index": 0, "scale": 0.5}}.
+        edit: the edit the walk is measured against (class_path + init_args); default: the checkpoint's.
     """
     from steer.evaluation.attribute_steering import check_data, measure_attributes
     from steer.evaluation.histogram import ATTRIBUTES, check_attributes
     from steer.evaluation.report import check_report_dir, limit_label, log_report, write_report
     from steer.evaluation.steerability import check_options, measure
-    from steer.restore import load_module, training_factors
+    from steer.restore import training_factors
 
     check_options(n, batch_size, fraction)
     torch_device = resolve_device(device)
     out_dir = Path(out)
     check_report_dir(out_dir, overwrite)
-    module, record = load_module(Path(checkpoint), generator)
-    module.to(torch_device)
-    factors = training_factors(record, module.generator, data)
+    gen, the_edit, the_walk, record = steered(checkpoint, generator, walk, edit)
+    the_walk.to(torch_device)
+    gen.to(torch_device)
+    factors = training_factors(record, gen, data)
     if factors is not None:
-        check_data(module.generator, factors)
+        check_data(gen, factors)
         check_attributes(attributes or ATTRIBUTES)
-    result = measure(module.generator, module.edit, module.walk, n=n, batch_size=batch_size, seed=seed,
-                     fraction=fraction)
+    result = measure(gen, the_edit, the_walk, n=n, batch_size=batch_size, seed=seed, fraction=fraction)
     measured = None if factors is None else measure_attributes(
-        module.generator, module.edit, module.walk, factors, **({"names": attributes} if attributes else {}),
+        gen, the_edit, the_walk, factors, **({"names": attributes} if attributes else {}),
         n=n, batch_size=batch_size, seed=seed, fraction=fraction)
-    metrics = write_report(result, out_dir, record, overwrite, measured)
+    made_by = record if walk is None and edit is None else {  # what was measured: the options over the checkpoint
+        "version": record.get("version"), "command": ["python", "evaluate.py", *sys.argv[1:]],
+        "config": {"model": {"checkpoint": checkpoint, "generator": generator, "edit": edit, "walk": walk}}}
+    metrics = write_report(result, out_dir, made_by, overwrite, measured)
     describe = result.edit.describe
     print(f"{'α':>14}  {'walk':>7}  {'no walk':>7}  achieved α")
     for a, w, b, c in zip(result.alphas, result.walk_error, result.baseline_error, result.achieved):
@@ -102,6 +117,30 @@ def steerability(
     if wandb:
         print(f"W&B run: {log_report(out_dir, metrics)}")
     print(f"report: {out_dir}")
+
+
+def steered(checkpoint: Optional[str], generator: Optional[dict], walk: Optional[dict], edit: Optional[dict]
+            ) -> tuple:  # (Generator, Edit, Walk, record), imported on use
+    """The generator, edit and walk steerability measures, and the checkpoint's record ({} without one):
+    the checkpoint's own, with --walk / --edit / --generator in their place where given."""
+    from steer.edits import Edit
+    from steer.errors import SteerError
+    from steer.restore import build, build_walk, generator_of, load_generator, load_module
+
+    if checkpoint is None and (walk is None or edit is None):
+        raise SteerError("steerability needs a trained walk (--checkpoint RUN/last.ckpt), or a walk to try and its "
+                         "edit (--walk and --edit, on --checkpoint's generator or --generator).")
+    module, record = load_module(Path(checkpoint), generator) if checkpoint else (None, {})
+    gen = generator_of(module, checkpoint) if module is not None else load_generator(None, generator)
+    the_edit = build(edit, Edit, "edit", '{"class_path": "steer.edits.ShiftX"}') if edit else getattr(module, "edit", None)
+    if the_edit is None:
+        raise SteerError(f"{checkpoint} holds no edit to measure the walk against; "
+                         'give --edit, e.g. \'{"class_path": "steer.edits.ShiftX"}\'.')
+    the_walk = build_walk(walk, gen, the_edit) if walk else getattr(module, "walk", None)
+    if the_walk is None:
+        raise SteerError(f"{checkpoint} holds no walk; give one with --walk, e.g. a discovered direction: "
+                         '\'{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "DIR/directions.pt"}}\'.')
+    return gen, the_edit, the_walk, record
 
 
 def print_attributes(measured) -> None:  # AttributeSteering (imported on use)
@@ -236,7 +275,6 @@ def trajectories(
         wandb: log the report to W&B.
         device: torch device to compute on (cpu, cuda, cuda:1, ...).
     """
-    import sys
     import time
 
     import torch
@@ -307,8 +345,6 @@ def manifold(
         wandb: log the report to W&B.
         device: torch device to compute on (cpu, cuda, cuda:1, ...).
     """
-    import sys
-
     from steer.discovery import manifold as algorithm
     from steer.evaluation.folder import check_out_dir
     from steer.restore import load_generator
@@ -398,8 +434,6 @@ def score(
         wandb: log the report to W&B.
         device: torch device to compute on (cpu, cuda, cuda:1, ...).
     """
-    import sys
-
     import torch
 
     from steer.discovery import load_directions

@@ -106,6 +106,16 @@ def build_generator(spec: dict) -> Generator:
     return build(spec, Generator, "generator")
 
 
+def build_walk(spec: dict, generator: Generator, edit: "Edit") -> "Walk":  # noqa: F821 - imported on use
+    """A walk for ``generator`` and ``edit`` from its class_path + init_args; latent size, sliders and classes
+    come from them (e.g. ``{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "d.pt"}}``)."""
+    from steer.walks import Walk
+
+    shape = {"latent_dim": generator.latent_dim, "sliders": edit.sliders, "num_classes": generator.num_classes}
+    return build({**spec, "init_args": {**spec.get("init_args", {}), **shape}}, Walk, "walk",
+                 '{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "reports/sefa/directions.pt"}}')
+
+
 def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:
     """The generator a discovery command works on, frozen: from a steer checkpoint, or built from a spec.
 
@@ -119,6 +129,11 @@ def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[di
     if checkpoint_path is None:
         return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
     module, _ = load_module(Path(checkpoint_path))
+    return generator_of(module, checkpoint_path)
+
+
+def generator_of(module: LightningModule, checkpoint_path: str) -> Generator:
+    """The generator of a loaded run (walk, GAN or β-VAE), frozen; a clear error for runs without one."""
     gen = getattr(module, "generator", None)
     if not isinstance(gen, Generator):
         raise SteerError(f"{checkpoint_path} holds a {type(module).__name__}, which has no generator to steer; "

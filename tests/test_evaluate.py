@@ -26,7 +26,17 @@ def checkpoint(tmp_path_factory):
 
 
 def evaluate(checkpoint, out, **kwargs):
-    steerability(str(checkpoint), str(out), **{"n": 8, "batch_size": 4, "wandb": False, **kwargs})
+    steerability(str(out), None if checkpoint is None else str(checkpoint),
+                 **{"n": 8, "batch_size": 4, "wandb": False, **kwargs})
+
+
+def direction_walk(tmp_path, latent_dim, axis):
+    """A --walk spec: DirectionWalk along the latent axis ``axis``, from a direction file written to tmp_path."""
+    from steer.discovery import Directions, save_directions
+
+    path = tmp_path / "directions.pt"
+    save_directions(path, Directions(torch.eye(latent_dim)[[axis]], torch.ones(1), "sefa", {}))
+    return {"class_path": "steer.walks.DirectionWalk", "init_args": {"path": str(path)}}
 
 
 def test_report_has_metrics_curves_grid_and_gif(checkpoint, tmp_path):
@@ -102,6 +112,47 @@ def test_generator_other_than_the_walks_is_refused(checkpoint, tmp_path):
     other_family = {"class_path": "steer.generators.DigiFaceDCGAN"}
     with pytest.raises(SteerError, match="trained on steer.generators.DCGAN, not on the given steer.generators.DigiFaceDCGAN"):
         evaluate(checkpoint, tmp_path / "r", generator=other_family)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_discovered_direction_is_evaluated_with_walk_and_edit_on_a_generator(tmp_path):
+    walk = direction_walk(tmp_path, 5, axis=4)  # ZoomingGenerator zooms by exp(z[:, 4])
+    generator = {"class_path": "known_direction.ZoomingGenerator", "init_args": {"latent_dim": 5}}
+    evaluate(None, tmp_path / "r", generator=generator, walk=walk, edit={"class_path": "steer.edits.Zoom"})
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    moved = [a != 1.0 for a in metrics["alphas"]]
+    walk_error = [e for e, m in zip(metrics["walk_error"], moved) if m]
+    baseline = [e for e, m in zip(metrics["baseline_error"], moved) if m]
+    assert all(w < 0.05 * b for w, b in zip(walk_error, baseline))  # the direction is the zoom
+    assert metrics["made_by"]["model"] == {"checkpoint": None, "generator": generator,
+                                           "edit": {"class_path": "steer.edits.Zoom"}, "walk": walk}
+
+
+def test_walk_replaces_the_checkpoints_walk_on_its_generator_and_edit(checkpoint, tmp_path):
+    from steer.restore import load_generator
+
+    walk = direction_walk(tmp_path, load_generator(str(checkpoint)).latent_dim, axis=0)
+    evaluate(checkpoint, tmp_path / "r", walk=walk)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "Zoom" in metrics["edit"] and metrics["made_by"]["model"]["walk"] == walk
+    assert metrics["made_by"]["model"]["checkpoint"] == str(checkpoint) and metrics["made_by"]["model"]["edit"] is None
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, r"needs a trained walk \(--checkpoint RUN/last.ckpt\), or a walk to try and its edit \(--walk and --edit"),
+    ({"walk": "WALK"}, r"needs a trained walk .*, or a walk to try and its edit \(--walk and --edit"),
+    ({"checkpoint": "GAN"}, "gan_white.ckpt holds no edit to measure the walk against; give --edit"),
+    ({"checkpoint": "GAN", "edit": {"class_path": "steer.edits.ShiftX"}}, "gan_white.ckpt holds no walk; give one with --walk"),
+])
+def test_walk_and_edit_that_are_missing_are_named(tmp_path, options, message):
+    from conftest import ROOT
+
+    gan = ROOT / "checkpoints" / "sprites" / "gan_white.ckpt"
+    options = {**options, **({"walk": direction_walk(tmp_path, 16, 0)} if "walk" in options else {})}
+    checkpoint = gan if options.pop("checkpoint", None) == "GAN" else None
+    generator = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 16, "resolution": 16, "width": 4}}
+    with pytest.raises(SteerError, match=message):
+        evaluate(checkpoint, tmp_path / "r", **options, **({} if checkpoint else {"generator": generator}))
     assert not (tmp_path / "r").exists()
 
 
