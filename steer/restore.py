@@ -97,6 +97,11 @@ def build(spec: dict, base: type, what: str, example: str = "") -> Any:
     except SteerError:
         raise
     except Exception as e:  # jsonargparse reports config problems as several exception types
+        reason = e
+        while reason is not None and not isinstance(reason, SteerError):  # steer's own message, if it raised one
+            reason = reason.__cause__ or reason.__context__
+        if reason is not None:
+            raise reason from None
         hint = f" Give e.g. {example}." if example else ""
         raise SteerError(f"cannot build the {what} {spec.get('class_path')!r}: {explain_config_error(str(e))}{hint}") from None
 

@@ -156,6 +156,14 @@ def test_walk_and_edit_that_are_missing_are_named(tmp_path, options, message):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_walk_whose_direction_file_is_missing_gets_the_walks_own_message(tmp_path):
+    generator = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 4, "resolution": 16, "width": 4}}
+    walk = {"class_path": "steer.walks.DirectionWalk", "init_args": {"path": str(tmp_path / "none.pt")}}
+    with pytest.raises(SteerError, match=r"^direction file .*none.pt does not exist. Check the path.$"):
+        evaluate(None, tmp_path / "r", generator=generator, walk=walk, edit={"class_path": "steer.edits.ShiftX"})
+    assert not (tmp_path / "r").exists()
+
+
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path):
     result = run_script("evaluate.py", "steerability", "--checkpoint", "missing.ckpt", "--out", "r", cwd=tmp_path)
     assert result.returncode == 2 and "missing.ckpt does not exist" in result.stderr
