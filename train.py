@@ -1,12 +1,6 @@
-"""Train anything steer trains: python train.py fit --config configs/digiface/zoom_linear.yaml"""
+"""Train anything steer trains: python train.py fit --config configs/digiface/zoom_linear.yaml (= steer fit …)."""
 
-from steer.cli import SteerCLI, user_errors
-
-
-def main() -> None:
-    with user_errors():
-        SteerCLI()
-
+from steer.commands.driver import main
 
 if __name__ == "__main__":
     main()

@@ -136,6 +136,14 @@ def explain_config_error(message: str) -> str:
     if bad_path and "." not in bad_path.group(1):
         return (f"unknown name '{bad_path.group(1)}': give a full class path, e.g. steer.edits.Zoom "
                 f"(edits: {', '.join(_public_classes('steer.edits'))}; walks: {', '.join(_public_classes('steer.walks'))}).")
+    required = re.search(r"the following arguments are required: ([\w., ]+)", text)
+    if required:
+        names = ", ".join(f"--{name.strip().split('.')[-1]}" for name in required.group(1).split(","))
+        return f"{names} is required; see --help for what to give."
+    choice = re.search(r"Parser key \"(\w+)\":\s*Expected a typing\.Literal\[(.*?)\]\.\s*Got value: (.*)", text)
+    if choice:
+        key, allowed, value = choice.groups()
+        return f"--{key} must be one of {allowed.replace(chr(39), '')}, got {value.strip()!r}."
     option = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", text)
     if option:
         cls, key = option.groups()

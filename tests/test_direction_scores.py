@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 from conftest import run_script
+from steer_run import steer_run
 
-from evaluate import score
 from steer.data.sprites import render
 from steer.discovery import Directions, save_directions
 from steer.errors import SteerError
@@ -93,4 +93,4 @@ def test_score_command_reports_the_controlled_factor_of_each_direction_in_a_file
     assert (tmp_path / "report" / "scores.png").stat().st_size > 1000
     assert list((tmp_path / "runs" / "wandb").glob("offline-run-*/files/media/images/score/grid_*.png"))
     with pytest.raises(SteerError, match="--overwrite"):  # an existing report is never replaced silently
-        score(directions=str(tmp_path / "directions.pt"), out=str(tmp_path / "report"), generator=spec)
+        steer_run("evaluate", "score", directions=str(tmp_path / "directions.pt"), out=str(tmp_path / "report"), generator=spec)

@@ -1,4 +1,4 @@
-"""evaluate.py directions: SeFa and PCA directions saved as a direction file with a grid, a GIF and a JSON."""
+"""steer discover sefa|pca (evaluate.py directions): SeFa and PCA directions saved as a direction file with a grid, a GIF and a JSON."""
 
 import json
 import re
@@ -6,9 +6,9 @@ import re
 import pytest
 import torch
 from conftest import run_script
+from steer_run import steer_fails, steer_run
 from PIL import Image
 
-from evaluate import directions
 from steer.discovery import load_directions
 from steer.errors import SteerError
 from steer.walks import DirectionWalk
@@ -17,8 +17,8 @@ SPEC = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "
 FILES = ("directions.pt", "directions.png", "directions.gif", "directions.json")
 
 
-def find(out, **options):
-    directions(out=str(out), **{"method": "sefa", "generator": SPEC, "k": 3, "wandb": False, **options})
+def find(out, method="sefa", **options):
+    steer_run("discover", method, out=str(out), **{"generator": SPEC, "k": 3, "wandb": False, **options})
 
 
 def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_path):
@@ -28,11 +28,13 @@ def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_
     assert re.search(r"^sefa: 3 directions in \d+\.\d{3} s$", result.stdout, re.MULTILINE)
     out = tmp_path / "report"
     summary = json.loads((out / "directions.json").read_text())
-    assert summary["method"] == "sefa" and summary["score_name"] == "eigenvalue" and summary["generator"] == SPEC
-    assert len(summary["scores"]) == 3 and summary["seconds"] < 1.0 and "directions" in summary["made_by"]["command"]
+    assert summary["method"] == "sefa" and summary["score_name"] == "eigenvalue" and summary["generator"]["class_path"] == SPEC["class_path"]
+    assert summary["generator"]["init_args"].items() >= SPEC["init_args"].items()  # the spec, defaults resolved
+    assert len(summary["scores"]) == 3 and summary["seconds"] < 1.0
+    assert summary["provenance"]["config"]["command"] == "discover sefa"
     found = load_directions(out / "directions.pt", latent_dim=8)
     torch.testing.assert_close(found.directions @ found.directions.T, torch.eye(3), atol=1e-5, rtol=0)
-    assert found.scores.tolist() == pytest.approx(summary["scores"]) and found.generator == SPEC
+    assert found.scores.tolist() == pytest.approx(summary["scores"]) and found.generator == summary["generator"]
     assert Image.open(out / "directions.gif").n_frames == 2 * 7 - 2  # 7 steps, played forward and back
     assert Image.open(out / "directions.png").size[1] > 200
     run = next((tmp_path / "runs" / "wandb").glob("offline-run-*"))
@@ -81,17 +83,18 @@ ZOOMING = {"class_path": "known_direction.ZoomingGenerator"}  # has neither firs
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(method="pca"), "--method pca needs --layer"),
-    (dict(method="ica"), "unknown --method 'ica'; choose one of sefa, pca"),
+    (dict(method="pca"), "--layer is required"),
+    (dict(method="ica"), "invalid choice: 'ica'"),
     (dict(k=9), "1 to latent_dim=8 directions; asked for k=9"),
     (dict(method="pca", layer="99"), "DCGAN layer must be an index 0..7 of main, got '99'"),
     (dict(steps=1), "steps ≥ 2"),
     (dict(generator=ZOOMING), "does not expose its first projection"),
     (dict(generator=ZOOMING, method="pca", layer="0"), "does not expose intermediate features"),
 ])
-def test_bad_requests_are_refused_and_write_nothing(tmp_path, options, message):
-    with pytest.raises(SteerError, match=message):
-        find(tmp_path / "report", **options)
+def test_bad_requests_are_refused_and_write_nothing(tmp_path, capsys, options, message):
+    method = options.pop("method", "sefa")
+    assert message in steer_fails(capsys, "discover", method, out=str(tmp_path / "report"),
+                                  **{"generator": SPEC, "k": 3, "wandb": False, **options})
     assert not (tmp_path / "report").exists()
 
 

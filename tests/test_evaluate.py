@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import run_script
-from evaluate import steerability
+from steer_run import steer_run
 from steer.cli import SteerCLI
 from steer.edits import Color, Zoom
 from steer.errors import SteerError
@@ -26,8 +26,8 @@ def checkpoint(tmp_path_factory):
 
 
 def evaluate(checkpoint, out, **kwargs):
-    steerability(str(out), None if checkpoint is None else str(checkpoint),
-                 **{"n": 8, "batch_size": 4, "wandb": False, **kwargs})
+    options = {"checkpoint": None if checkpoint is None else str(checkpoint), "n": 8, "batch_size": 4, "wandb": False}
+    steer_run("evaluate", "steerability", out=str(out), **{**options, **kwargs})
 
 
 def direction_walk(tmp_path, latent_dim, axis):
@@ -46,7 +46,7 @@ def test_report_has_metrics_curves_grid_and_gif(checkpoint, tmp_path):
     for key in ("alphas", "walk_error", "baseline_error", "achieved_alpha"):
         assert len(metrics[key]) == n
     assert set(metrics["limit"]) == {"negative", "positive"} and "Zoom" in metrics["edit"]
-    assert metrics["made_by"]["model"]["init_args"]["edit"]["class_path"] == "steer.edits.Zoom"
+    assert metrics["trained"]["config"]["model"]["init_args"]["edit"]["class_path"] == "steer.edits.Zoom"
     identity = metrics["alphas"].index(1.0)
     assert metrics["walk_error"][identity] < 1e-12 and metrics["achieved_alpha"][identity] == 1.0
     for name in ("curves.png", "walk_grid.png", "walk.gif"):
@@ -124,8 +124,9 @@ def test_a_discovered_direction_is_evaluated_with_walk_and_edit_on_a_generator(t
     walk_error = [e for e, m in zip(metrics["walk_error"], moved) if m]
     baseline = [e for e, m in zip(metrics["baseline_error"], moved) if m]
     assert all(w < 0.05 * b for w, b in zip(walk_error, baseline))  # the direction is the zoom
-    assert metrics["made_by"]["model"] == {"checkpoint": None, "generator": generator,
-                                           "edit": {"class_path": "steer.edits.Zoom"}, "walk": walk}
+    made_by = metrics["provenance"]["config"]  # the resolved options of the command
+    assert made_by["checkpoint"] is None and made_by["generator"]["class_path"] == generator["class_path"]
+    assert made_by["edit"]["class_path"] == "steer.edits.Zoom" and made_by["walk"]["init_args"]["path"] == walk["init_args"]["path"]
 
 
 def test_walk_replaces_the_checkpoints_walk_on_its_generator_and_edit(checkpoint, tmp_path):
@@ -134,8 +135,9 @@ def test_walk_replaces_the_checkpoints_walk_on_its_generator_and_edit(checkpoint
     walk = direction_walk(tmp_path, load_generator(str(checkpoint)).latent_dim, axis=0)
     evaluate(checkpoint, tmp_path / "r", walk=walk)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert "Zoom" in metrics["edit"] and metrics["made_by"]["model"]["walk"] == walk
-    assert metrics["made_by"]["model"]["checkpoint"] == str(checkpoint) and metrics["made_by"]["model"]["edit"] is None
+    made_by = metrics["provenance"]["config"]
+    assert "Zoom" in metrics["edit"] and made_by["walk"]["class_path"] == walk["class_path"]
+    assert made_by["checkpoint"] == str(checkpoint) and made_by["edit"] is None
 
 
 @pytest.mark.parametrize("options, message", [

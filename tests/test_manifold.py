@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 from conftest import run_script
+from steer_run import steer_run
 
-from evaluate import manifold as manifold_command
 from steer.discovery.manifold import MaskRegion, manifold, springs
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
@@ -140,7 +140,7 @@ def test_command_writes_the_report_and_logs_it_to_wandb(tmp_path):
     assert summary["settings"]["k"] == 4 and summary["region"] == [4, 4, 12, 12]
     assert summary["outside_inside_ratio"] == pytest.approx(
         sum(summary["outside_change"]) / sum(summary["inside_change"]), rel=1e-5)
-    assert "manifold" in summary["command"] and "mean change outside / inside" in done.stdout
+    assert summary["provenance"]["config"]["command"] == "discover manifold" and "mean change outside / inside" in done.stdout
     saved = torch.load(report / "latents.pt", weights_only=True)
     assert saved["latents"].shape == (4, 8) and saved["seed_latent"].shape == (8,)
     for name in ("frames.png", "manifold.gif"):
@@ -150,7 +150,7 @@ def test_command_writes_the_report_and_logs_it_to_wandb(tmp_path):
 
 def run_command(out, **kwargs):
     kwargs = {"generator": json.loads(TINY), "mask": "4,4,12,12", "k": 3, "steps": 2, "wandb": False, **kwargs}
-    manifold_command(out=str(out), **kwargs)
+    steer_run("discover", "manifold", out=str(out), **kwargs)
 
 
 def test_command_refuses_an_existing_report_unless_overwrite(tmp_path):

@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
-
-import evaluate
 from conftest import run_script
-from steer.discovery.trajectories import (build_edit, load_records, save_records, sharpness, trajectories)
+from steer_run import steer_run
+
+from steer.discovery.trajectories import load_records, save_records, sharpness, trajectories
 from steer.edits import Color, ShiftX, Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
@@ -106,8 +106,6 @@ def test_bad_requests_are_user_errors():
         trajectories(generator, Color(), starts(2), [0.1], MaskedL2(), progress=False)
     with pytest.raises(SteerError, match=r"z0 must be \(N, 4\)"):
         trajectories(generator, ShiftX(4), torch.zeros(2, 3), [1.0], MaskedL2(), progress=False)
-    with pytest.raises(SteerError, match="cannot build the edit"):
-        build_edit({"class_path": "steer.edits.ShiftX", "init_args": {"nope": 1}})
 
 
 def test_sharpness_compares_both_losses_on_the_same_latents():
@@ -125,15 +123,15 @@ def test_evaluate_trajectories_writes_its_report_and_refuses_an_existing_one(tmp
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report" / "trajectories.json").read_text())
     assert report["ts"] == [-2.0, -1.0, 1.0, 2.0] and len(report["mean_loss"]) == 4
-    assert report["settings"]["loss"]["class_path"] == "steer.losses.MaskedLowPass" and report["command"]
+    assert report["settings"]["loss"]["class_path"] == "steer.losses.MaskedLowPass" and report["provenance"]["command"]
     assert len(load_records(tmp_path / "report" / "records.pt")) == 12
     for name in ("trajectories.png", "trajectories.gif"):
         assert (tmp_path / "report" / name).stat().st_size > 500
     assert list((tmp_path / "runs" / "wandb").glob("offline-run-*/files/media/images/trajectories/grid_*.png"))
 
     def again(**kwargs):
-        evaluate.trajectories(edit, [1.0], str(tmp_path / "report"), generator=generator, n=2, steps=1, wandb=False,
-                              **kwargs)
+        steer_run("discover", "trajectories", edit=edit, ts=[1.0], out=str(tmp_path / "report"), generator=generator,
+                  n=2, steps=1, wandb=False, **kwargs)
 
     with pytest.raises(SteerError, match="already holds a report.*--overwrite"):
         again()

@@ -22,12 +22,12 @@ from steer.discovery.directions import Directions, save_directions  # noqa: E402
 from steer.discovery.pca import pca  # noqa: E402
 from steer.discovery.sefa import sefa  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import save_figure  # noqa: E402
 from steer.generators.base import Generator  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.report import Report  # noqa: E402
 from steer.seeding import rng  # noqa: E402
 
-REPORT_FILES = ("directions.pt", "directions.png", "directions.gif", "directions.json")
 METHODS = ("sefa", "pca")
 
 
@@ -100,30 +100,22 @@ def plot_grid(frames: Tensor, found: Directions, alphas: Tensor, path: Path) -> 
     return save_figure(fig, path)
 
 
-def write_direction_report(out: Path, generator: Generator, found: Directions, seconds: float, steps: int = 7,
-                           max_step: float = 3.0, latents: int = 3, seed: int = 0, batch_size: int = 250,
-                           overwrite: bool = False) -> dict:
-    """directions.pt, .png, .gif and .json in ``out`` (all or none, see ``write_folder``); returns the JSON."""
+def directions_report(generator: Generator, found: Directions, seconds: float, steps: int = 7,
+                      max_step: float = 3.0, latents: int = 3, seed: int = 0, batch_size: int = 250) -> Report:
+    """directions.pt, directions.png, directions.gif and directions.json."""
     alphas = torch.linspace(-max_step, max_step, steps)
     frames = render(generator, found, alphas, latents, seed, batch_size)
     summary = {
         "method": found.method, "k": len(found), "latent_dim": found.latent_dim, "seconds": seconds,
         "score_name": found.score_name, "scores": found.scores.tolist(), "generator": found.generator,
-        "params": found.params, "alphas": alphas.tolist(), "picture_seed": seed, "made_by": found.made_by,
+        "params": found.params, "alphas": alphas.tolist(), "picture_seed": seed,
     }
-    write_folder(out, {
+    files = {
         "directions.pt": lambda path: save_directions(path, found),
         "directions.png": lambda path: plot_grid(frames, found, alphas, path),
         "directions.gif": lambda path: save_gif([grid(list(frame)) for frame in frames], path),
-        "directions.json": lambda path: save_json(summary, path),  # last: marks a complete report
-    }, overwrite)
-    return summary
-
-
-def log_direction_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    config = {key: summary[key] for key in ("method", "k", "generator", "params", "made_by")}
-    return log_folder(out, "directions", config,
-                      {"directions/grid": "directions.png", "directions/walk": "directions.gif"},
-                      {"directions/scores": (["direction", summary["score_name"]], list(map(list, enumerate(summary["scores"]))))},
-                      {"seconds": summary["seconds"]}, save_dir, project)
+    }
+    table = (["direction", found.score_name], [[i, score] for i, score in enumerate(found.scores.tolist())])
+    return Report("directions.json", summary, files, table, [f"{found.method}: {len(found)} directions in {seconds:.3f} s"],
+                  {"directions/grid": "directions.png", "directions/walk": "directions.gif"}, {"seconds": seconds},
+                  job_type="directions")

@@ -28,10 +28,11 @@ from tqdm.auto import tqdm
 
 from steer import checkpoint
 from steer.errors import SteerError
-from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder
+from steer.evaluation.folder import save_figure
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import pil, save_gif
+from steer.reports.report import Report
 from steer.seeding import rng
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -114,7 +115,7 @@ def build_distance(name: str) -> Loss:
     try:
         return MaskedLPIPS()
     except SteerError as e:
-        raise SteerError(f"{e} For evaluate.py manifold: --distance l2.") from None
+        raise SteerError(f"{e} For `steer discover manifold`: --distance l2.") from None
 
 
 def change_targets(c: float, k: int) -> Tensor:
@@ -322,7 +323,6 @@ def manifold(
     )
 
 
-REPORT_FILES = ("frames.png", "manifold.gif", "latents.pt", "manifold.json")
 
 
 def plot_frames(result: Manifold, path: Path) -> Path:
@@ -349,24 +349,18 @@ def plot_frames(result: Manifold, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_report(result: Manifold, out: Path, command: list[str], overwrite: bool = False) -> dict:
-    """frames.png, manifold.gif, latents.pt and manifold.json (last) in ``out``; returns the JSON written."""
-    summary = {**result.to_json(), "command": command}
+def manifold_report(result: Manifold) -> Report:
+    """frames.png, manifold.gif, latents.pt and manifold.json."""
+    summary = result.to_json()
     latents = {"seed_latent": result.seed_latent, "latents": result.latents, "settings": result.settings}
-    write_folder(out, {
+    files = {
         "frames.png": lambda path: plot_frames(result, path),
         "manifold.gif": lambda path: save_gif(list(torch.cat([result.seed_frame[None], result.frames])), path),
         "latents.pt": lambda path: checkpoint.save(latents, path),
-        "manifold.json": lambda path: save_json(summary, path),  # last: marks a complete report
-    }, overwrite)
-    return summary
-
-
-def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
+    }
     rows = [[i + 1, t, a, b] for i, (t, a, b) in
             enumerate(zip(summary["targets"], summary["inside_change"], summary["outside_change"]))]
-    return log_folder(out, "manifold", summary["settings"],
-                      {"manifold/frames": "frames.png", "manifold/animation": "manifold.gif"},
-                      {"manifold/changes": (["frame", "target", "inside_change", "outside_change"], rows)},
-                      {"outside_inside_ratio": summary["outside_inside_ratio"]}, save_dir, project)
+    return Report("manifold.json", summary, files, (["frame", "target", "inside_change", "outside_change"], rows),
+                  [f"mean change outside / inside: {summary['outside_inside_ratio']:.3f}"],
+                  {"manifold/frames": "frames.png", "manifold/animation": "manifold.gif"},
+                  {"outside_inside_ratio": summary["outside_inside_ratio"]}, job_type="manifold")

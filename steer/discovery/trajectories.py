@@ -30,6 +30,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2, MaskedLowPass
+from steer.reports.report import Report
 from steer.seeding import rng
 
 RECORD_TENSORS = ("z0", "z_t", "t", "delta", "loss", "start")
@@ -178,13 +179,6 @@ def describe(obj: object) -> dict:
     return {"class_path": f"{type(obj).__module__}.{type(obj).__name__}", "init_args": plain}
 
 
-def build_edit(spec: dict) -> Edit:
-    """An edit from its class_path + init_args (as in a config's ``edit:`` section)."""
-    from steer.restore import build
-
-    return build(spec, Edit, "edit", '{"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 16}}')
-
-
 def build_loss(name: str, sigma: float = 3.0) -> Loss:
     """'lowpass' (MaskedLowPass, σ pixels at 128 px) or 'mse' (MaskedL2)."""
     if name == "lowpass":
@@ -195,7 +189,6 @@ def build_loss(name: str, sigma: float = 3.0) -> Loss:
 
 
 # -- report: records.pt, trajectories.png, trajectories.gif, trajectories.json ----------------
-REPORT_FILES = ("records.pt", "trajectories.png", "trajectories.gif", "trajectories.json")
 
 
 def mean_loss_per_t(records: Records) -> tuple[list[float], list[float]]:
@@ -246,33 +239,23 @@ def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, 
     return save_figure(fig, path)
 
 
-def write_report(out: Path, generator: Generator, edit: Edit, records: Records, summary: dict,
-                 overwrite: bool = False, latents: int = 4) -> dict:
-    """records.pt, the picture, the GIF and trajectories.json (last) in ``out``; returns the JSON written."""
-    from steer.evaluation.folder import save_json, write_folder
+def trajectories_report(generator: Generator, edit: Edit, records: Records, summary: dict, latents: int = 4) -> Report:
+    """records.pt, trajectories.png, trajectories.gif and trajectories.json."""
     from steer.media import grid, save_gif
 
     ts, mean_loss = mean_loss_per_t(records)
     summary = {"ts": ts, "mean_loss": mean_loss, **summary, "settings": records.settings}
     columns, targets, inverted = strips(generator, edit, records, latents)
-    write_folder(out, {
+    loss_name = records.settings["loss"]["class_path"].split(".")[-1]
+    files = {
         "records.pt": lambda path: save_records(records, path),
-        "trajectories.png": lambda path: plot_strips(columns, targets, inverted, edit,
-                                                     records.settings["loss"]["class_path"].split(".")[-1], path),
+        "trajectories.png": lambda path: plot_strips(columns, targets, inverted, edit, loss_name, path),
         "trajectories.gif": lambda path: save_gif([grid([targets[i], inverted[i]]) for i in range(len(columns))], path),
-        "trajectories.json": lambda path: save_json(summary, path),  # last: marks a complete report
-    }, overwrite)
-    return summary
-
-
-def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    from steer.evaluation.folder import log_folder
-
-    return log_folder(out, "trajectories", summary["settings"],
-                      {"trajectories/grid": "trajectories.png", "trajectories/walk": "trajectories.gif"},
-                      {"trajectories/mean_loss": (["t", "mean_loss"], [list(r) for r in zip(summary["ts"], summary["mean_loss"])])},
-                      {}, save_dir, project)
+    }
+    table = (["t", f"mean_final_{loss_name}_loss"], [[t, loss] for t, loss in zip(ts, mean_loss)])
+    return Report("trajectories.json", summary, files, table, [],
+                  {"trajectories/grid": "trajectories.png", "trajectories/walk": "trajectories.gif"},
+                  job_type="trajectories")
 
 
 # -- measurement: does the low-pass loss keep texture? ------------------------------------

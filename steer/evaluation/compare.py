@@ -17,10 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import save_figure, save_json, write_folder  # noqa: E402
-
-FILES = ("comparison.png", "comparison.json")
-
+from steer.evaluation.folder import save_figure  # noqa: E402
+from steer.reports.report import Report  # noqa: E402
 
 def parse_reports(reports: list[str]) -> dict[str, Path]:
     """``["a=reports/a", …]`` → {label: folder}; clear errors for a bad item or a folder without metrics.json."""
@@ -85,9 +83,12 @@ def plot(comparison: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_comparison(comparison: dict, out: Path, overwrite: bool = False) -> Path:
-    return write_folder(out, {"comparison.png": lambda p: plot(comparison, p),
-                              "comparison.json": lambda p: save_json(comparison, p)}, overwrite)
+def comparison_report(comparison: dict) -> Report:
+    """comparison.png and comparison.json; the tables as Markdown on the console."""
+    lines = [markdown(comparison)] + [f"{label}: limit ({row['limit_from']}) {row['limit']}"
+                                      for label, row in comparison["models"].items()]
+    return Report("comparison.json", comparison, {"comparison.png": lambda p: plot(comparison, p)}, None, lines,
+                  {"compare/curves": "comparison.png"}, job_type="compare")
 
 
 def markdown(comparison: dict) -> str:

@@ -12,16 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.evaluation.folder import check_out_dir, log_folder, save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import save_figure  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.report import Report, Table  # noqa: E402
 
-REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif", "attributes.png")
-
-
-def check_report_dir(out: Path, overwrite: bool) -> None:
-    """Refuse ``out`` if it holds a steerability report, unless ``overwrite`` (before any slow work)."""
-    check_out_dir(out, overwrite, REPORT_FILES)
 
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
@@ -119,43 +114,45 @@ def plot_attributes(measured: AttributeSteering, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_report(
-    result: Steerability,
-    out: Path,
-    record: Optional[dict] = None,
-    overwrite: bool = False,
-    attributes: Optional[AttributeSteering] = None,
-) -> dict:
-    """All report files in ``out`` (see ``write_folder``); returns the metrics written to metrics.json.
-
-    With ``attributes`` (sprites), metrics.json also holds them and attributes.png plots them.
-    """
+def steerability_report(result: Steerability, attributes: Optional[AttributeSteering] = None) -> Report:
+    """The steerability report: metrics.json, curves.png, walk_grid.png, walk.gif (and attributes.png on sprites)."""
     metrics = result.to_json()
     if attributes is not None:
         metrics["attributes"] = attributes.to_json()
-    if record is not None:
-        metrics["made_by"] = {"steer_version": record.get("version"), "command": record.get("command"),
-                              "model": record.get("config", {}).get("model")}
-    writers = {
+    files = {
         "curves.png": lambda path: plot_curves(result, path),
         "walk_grid.png": lambda path: plot_walk_grid(result, path),
         "walk.gif": lambda path: save_gif([grid([result.frames[a]]) for a in range(len(result.alphas))], path),
     }
-    if attributes is not None:
-        writers["attributes.png"] = lambda path: plot_attributes(attributes, path)
-    writers["metrics.json"] = lambda path: save_json(metrics, path)  # last: marks a complete report
-    write_folder(out, writers, overwrite)
-    return metrics
-
-
-def log_report(out: Path, metrics: dict, save_dir: str = "runs", project: str = "steer") -> Optional[str]:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    rows = [[str(a), w, b, str(c)] for a, w, b, c in
-            zip(metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"])]
-    files = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
+    media = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
-    if (out / "attributes.png").exists():
-        files["steerability/attributes"] = "attributes.png"
-    return log_folder(out, "evaluate", metrics.get("made_by", {}), files,
-                      {"steerability/metrics": (["alpha", "walk_error", "baseline_error", "achieved_alpha"], rows)},
-                      {"limit": metrics["limit"]}, save_dir, project)
+    lines = [f"limit (the walk follows within {1 - result.fraction:.0%}): {limit_label(metrics['limit'])}"]
+    if attributes is not None:
+        files["attributes.png"] = lambda path: plot_attributes(attributes, path)
+        media["steerability/attributes"] = "attributes.png"
+        lines += attribute_lines(attributes)
+    return Report("metrics.json", metrics, files, alpha_table(result), lines, media, {"limit": metrics["limit"]})
+
+
+def alpha_table(result: Steerability) -> Table:
+    """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers)."""
+    names = [""] if result.edit.sliders == 1 else [f"_{n}" for n in result.edit.slider_names]
+    columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved{n}" for n in names]
+    rows = [[*map(float, a), float(w), float(b), *map(float, c)]
+            for a, w, b, c in zip(result.alphas, result.walk_error, result.baseline_error, result.achieved)]
+    return columns, rows
+
+
+def attribute_lines(measured: AttributeSteering) -> list[str]:
+    """The attribute table: per α, model vs edited-data mean ± std and histogram intersection."""
+    describe, names = measured.edit.describe, measured.names
+    lines = [f"{'α':>14}  " + "  ".join(f"{n + ' model / data (HI)':>32}" for n in names)]
+    for i, a in enumerate(measured.alphas):
+        cells = [f"{measured.model_mean[i, k]:7.3g}±{measured.model_std[i, k]:<5.2g}/{measured.data_mean[i, k]:7.3g}"
+                 f"±{measured.data_std[i, k]:<5.2g}({measured.intersection[i, k]:.2f})" for k in range(len(names))]
+        lines.append(f"{describe(a):>14}  " + "  ".join(f"{c:>32}" for c in cells))
+    if measured.achieved is not None:
+        achieved = ", ".join(f"{describe(a)} → {describe(c)}" for a, c in zip(measured.alphas, measured.achieved))
+        lines.append(f"achieved α from {'/'.join(measured.edit.attributes)}: {achieved}")
+        lines.append(f"attribute limit (within {1 - measured.fraction:.0%}): {limit_label(measured.limits())}")
+    return lines

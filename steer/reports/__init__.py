@@ -1,0 +1,1 @@
+"""The one report pipeline: an analysis returns a Report, ``publish`` writes, logs and prints it."""

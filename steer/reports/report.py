@@ -1,0 +1,77 @@
+"""What an analysis hands the report pipeline, and the pipeline itself (``publish``).
+
+Every analysis (steerability, directions, trajectories, manifolds, scores,
+control, comparisons) builds a ``Report``: its JSON record, its other files
+(figures, GIFs, tensors) as writers, its console table and what to show in
+W&B. ``publish`` then does the same for all of them: stage every file and
+move them into place with the JSON last (a report is complete or untouched),
+add one provenance record to the JSON, print the table, log the folder as a
+W&B run, and say where everything went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from steer.evaluation.folder import check_out_dir, log_folder, save_json, write_folder
+from steer.formats.provenance import provenance
+
+Writer = Callable[[Path], object]  # writes one file at the path it is given
+Table = tuple[list[str], list[list]]  # (columns, rows)
+
+
+@dataclass
+class Report:
+    """One analysis's output, before it is written.
+
+    ``name``: the JSON file (e.g. ``metrics.json``) that marks a complete report;
+    ``record``: its content; ``files``: every other file, by name; ``table``:
+    the console and W&B table (numbers stay numbers); ``lines``: console lines
+    printed after the table; ``media``: W&B key → file name (PNG or GIF);
+    ``summary``: W&B run summary; ``job_type``: the W&B run's job type.
+    """
+
+    name: str
+    record: dict
+    files: dict[str, Writer] = field(default_factory=dict)
+    table: Table | None = None
+    lines: list[str] = field(default_factory=list)
+    media: dict[str, str] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    job_type: str = "evaluate"
+    generator: nn.Module | None = None  # what the report is about: its spec and weights hash go into the provenance
+
+
+def check_report_folder(out: Path, overwrite: bool) -> None:
+    """Refuse ``out`` before any slow work if it already holds files, unless ``overwrite``; refuse unwritable places."""
+    held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
+    check_out_dir(out, overwrite, held)
+
+
+def format_table(table: Table) -> str:
+    """Columns right-aligned; floats to 4 significant digits."""
+    columns, rows = table
+    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(str(c)), *(len(r[i]) for r in cells)) if cells else len(str(c)) for i, c in enumerate(columns)]
+    return "\n".join("  ".join(f"{v:>{w}}" for v, w in zip(row, widths)) for row in [list(map(str, columns)), *cells])
+
+
+def publish(report: Report, out: Path, config: dict, wandb: bool = True) -> Path:
+    """Write ``report`` into ``out`` (all files or none; ``check_report_folder`` ran before), print it, log it to
+    W&B; returns ``out``. ``config``: the resolved options of the command that made it (for the provenance)."""
+    record = {**report.record, "provenance": provenance(config, report.generator)}
+    write_folder(out, {**report.files, report.name: lambda path: save_json(record, path)}, overwrite=True)
+    if report.table is not None:
+        print(format_table(report.table))
+    for line in report.lines:
+        print(line)
+    if wandb:
+        tables = {f"{report.job_type}/table": report.table} if report.table is not None else {}
+        run = log_folder(out, report.job_type, record["provenance"], report.media, tables, report.summary)
+        print(f"W&B run: {run}")
+    print(f"report: {out}")
+    return out
