@@ -83,7 +83,7 @@ def steerability(
         edit: the edit the walk is measured against (class_path + init_args); default: the checkpoint's.
     """
     from steer.evaluation.attribute_steering import check_data, measure_attributes
-    from steer.evaluation.histogram import ATTRIBUTES, check_attributes
+    from steer.sprites.histograms import ATTRIBUTES, check_attributes
     from steer.evaluation.report import check_report_dir, limit_label, log_report, write_report
     from steer.evaluation.steerability import check_options, measure
     from steer.restore import training_factors

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -15,12 +14,12 @@ from pytorch_lightning import Callback, LightningDataModule, LightningModule, Tr
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-import steer
 from steer.callbacks import FinalCheckpoint, Throughput
+from steer.checkpoint import atomic_write, describe_mismatch, load
 from steer.checkpoint_io import with_atomic_checkpoints
+from steer.config import explain_config_error
 from steer.errors import SteerError
-
-RECORD_KEY = "steer"
+from steer.formats.record import RECORD_KEY, provenance
 
 # A frozen generator is in eval mode on purpose (DESIGN.md, Contracts).
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
@@ -74,14 +73,12 @@ class Provenance(Callback):
     """Writes what made a checkpoint into it (config, command, steer version) and beside it (config.yaml)."""
 
     def __init__(self, config: dict, config_yaml: str) -> None:
-        self.record = {"version": steer.__version__, "config": config, "command": list(sys.argv)}
+        self.record = provenance(config)
         self.config_yaml = config_yaml
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         ckpt = trainer.checkpoint_callback
         if trainer.is_global_zero and ckpt is not None and ckpt.dirpath:
-            from steer.checkpoint import atomic_write
-
             atomic_write(Path(ckpt.dirpath) / "config.yaml", lambda f: f.write(self.config_yaml.encode()))
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
@@ -98,68 +95,6 @@ def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrit
             f"{dirpath} already holds checkpoints of another run ({existing[0].name}, …). Resume it with "
             "--ckpt_path last, choose another --checkpoint.dirpath, or pass --overwrite to replace them."
         )
-
-
-def _public_classes(module_path: str) -> list[str]:
-    """Names of the public classes defined in a module (for 'valid choices' hints)."""
-    import importlib
-    import inspect
-
-    try:
-        module = importlib.import_module(module_path)
-    except ImportError:
-        return []
-    return sorted(name for name, obj in vars(module).items()
-                  if inspect.isclass(obj) and not name.startswith("_") and obj.__module__.startswith(module_path))
-
-
-def kind_name(kind: str) -> str:
-    return {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(kind, f"a {kind}")
-
-
-def config_arg() -> Optional[str]:
-    """The value of the last --config/-c on the command line, if any."""
-    args = sys.argv[1:]
-    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "-c")]
-    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
-    return values[-1] if values else None
-
-
-def explain_config_error(message: str) -> str:
-    """jsonargparse's nested message → one short statement of what was wrong and what is valid."""
-    text = str(message)
-    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", text)
-    if missing:
-        module, name = missing.groups()
-        return f"unknown class '{name}' in {module}; valid ones: {', '.join(_public_classes(module)) or 'none'}."
-    bad_path = re.search(r"(?:Import path|dot import path string:?) '?([\w.]+)'?", text)
-    if bad_path and "." not in bad_path.group(1):
-        return (f"unknown name '{bad_path.group(1)}': give a full class path, e.g. steer.edits.Zoom "
-                f"(edits: {', '.join(_public_classes('steer.edits'))}; walks: {', '.join(_public_classes('steer.walks'))}).")
-    option = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", text)
-    if option:
-        cls, key = option.groups()
-        return f"{cls} has no option '{key}'; see its accepted options with --help (or its docstring)."
-    wrong_type = re.findall(r"Problem with given class_path '([\w.]+)':\s*Parser key \"(\w+)\":\s*"
-                            r"Expected a <class '(\w+)'>\.\s*Got value: (.*)", text)
-    if wrong_type:
-        cls, key, kind, value = wrong_type[-1]
-        return f"{cls}: option '{key}' must be {kind_name(kind)}, got {value.strip()!r}."
-    plain_type = re.search(r"^Parser key \"(\w+)\":\s*Expected a <class '(\w+)'>\.\s*Got value: (.*)", text.strip())
-    if plain_type:
-        key, kind, value = plain_type.groups()
-        return f"option --{key} must be {kind_name(kind)}, got {value.strip()!r}."
-    yaml_error = re.search(r"Problems parsing config:\s*(.*)", text, re.S)
-    if yaml_error:
-        where = re.findall(r"line (\d+), column (\d+)", yaml_error.group(1))
-        problem = re.sub(r"\s*in \"<unicode string>\", line \d+, column \d+", "", yaml_error.group(1)).strip()
-        at = f" (line {where[-1][0]}, column {where[-1][1]})" if where else ""
-        return f"--config {config_arg() or ''} is not valid YAML: {' '.join(problem.split())}{at}.".replace("  ", " ")
-    if text.strip() == "Unexpected config:":
-        return f"--config {config_arg() or ''} is empty or not a YAML mapping of sections (model:, data:, trainer:).".replace("  ", " ")
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.strip().startswith(("Given value", "- Expected a <class 'NoneType'>"))]
-    return " ".join(dict.fromkeys(lines))
 
 
 class ConciseParser(LightningArgumentParser):
@@ -218,8 +153,6 @@ class SteerCLI(LightningCLI):
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume_state = None
         if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
-            from steer.checkpoint import load
-
             ckpt = load(path, "--ckpt_path")
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
@@ -230,8 +163,6 @@ class SteerCLI(LightningCLI):
         """A checkpoint to resume from must hold this model's weights, not another model's."""
         if self._resume_state is None:
             return
-        from steer.checkpoint import describe_mismatch
-
         mismatch = describe_mismatch(self.model, self._resume_state)
         if mismatch:
             raise SteerError(

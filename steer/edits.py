@@ -25,7 +25,7 @@ class Edit:
     sliders: int = 1
     unit: str = ""
     multiplicative: bool = False  # α scales (1 = identity) rather than adds (0 = identity): log axes in plots
-    #: The measured image attribute each slider moves (names of ``steer.evaluation.histogram.ATTRIBUTES``,
+    #: The measured image attribute each slider moves (names of ``steer.sprites.histograms.ATTRIBUTES``,
     #: in raw units: pixels, pixels², colour in [0, 1]); () where no attribute measures the edit.
     attributes: tuple[str, ...] = ()
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from steer.data.sprites import Normal, SpriteFactors, render_factors
+from steer.sprites import Normal, SpriteFactors, render_factors
 from steer.errors import SteerError
-from steer.evaluation.histogram import AttributeHistograms, attribute_values, histograms, intersection, to_unit
+from steer.sprites.histograms import AttributeHistograms, attribute_values, histograms, intersection, to_unit
 
 
 def sprites(n, seed, **factors):

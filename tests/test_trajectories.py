@@ -8,7 +8,8 @@ import torch
 
 import evaluate
 from conftest import run_script
-from steer.discovery.trajectories import (build_edit, load_records, save_records, sharpness, trajectories)
+from steer.discovery.trajectories import build_edit, sharpness, trajectories
+from steer.formats.trajectories import load_records, save_records
 from steer.edits import Color, ShiftX, Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator

@@ -30,7 +30,7 @@ from steer import checkpoint
 from steer.errors import SteerError
 from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder
 from steer.generators.base import Generator
-from steer.losses import Loss, MaskedL2
+from steer.losses import Loss, MaskedL2, MaskedLPIPS
 from steer.media import pil, save_gif
 from steer.seeding import rng
 
@@ -105,8 +105,6 @@ class MaskRegion:
 
 def build_distance(name: str) -> Loss:
     """D by name: "l2" (MaskedL2) or "lpips" (MaskedLPIPS, needs the AlexNet weights file)."""
-    from steer.losses import MaskedLPIPS
-
     if name == "l2":
         return MaskedL2()
     if name != "lpips":

@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from steer.discovery.directions import fix_signs
+from steer.formats.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.seeding import rng

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from steer.discovery.directions import fix_signs
+from steer.formats.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 

@@ -31,7 +31,7 @@ from steer.seeding import rng
 
 
 class TargetDistribution(Protocol):
-    """Anything with ``sample(n, generator) → (n,)``, e.g. steer.data.sprites.Uniform / Normal / Fixed."""
+    """Anything with ``sample(n, generator) → (n,)``, e.g. steer.sprites.Uniform / Normal / Fixed."""
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor: ...
 

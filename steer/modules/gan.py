@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from steer.adversarial import GANLoss, NonSaturating
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.evaluation.histogram import AttributeHistograms
+from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image

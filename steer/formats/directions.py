@@ -1,4 +1,4 @@
-"""Direction files: latent directions found by any discovery method, with what made them.
+"""The direction-file format: latent directions found by any discovery method, with what made them.
 
 A direction file is a plain dict of tensors, strings and numbers (it loads
 with ``weights_only=True``): unit directions (k, latent_dim), one score per
