@@ -21,7 +21,7 @@ from steer.config import explain_config_error
 from steer.errors import SteerError
 from steer.formats.record import RECORD_KEY, provenance
 
-# A frozen generator is in eval mode on purpose (DESIGN.md, Contracts).
+# A frozen generator is in eval mode on purpose (docs/architecture.md, Contracts between parts).
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 

@@ -1,4 +1,4 @@
-"""Image edits with a strength α (METHODS.md §1): the targets that walks learn to reproduce.
+"""Image edits with a strength α (docs/methods.md §1): the targets that walks learn to reproduce.
 
 Every α tensor is (N, sliders) in the edit's own units (zoom factor, pixels,
 degrees, colour offset). ``walk_alpha`` maps it to the "graph α" the walk sees,

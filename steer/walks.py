@@ -1,4 +1,4 @@
-"""Walks in latent space: ``walk(z, graph_α, y)`` → moved latent (METHODS.md §1).
+"""Walks in latent space: ``walk(z, graph_α, y)`` → moved latent (docs/methods.md §1).
 
 Every walk is built as ``Walk(latent_dim, sliders, num_classes, **options)``;
 a config names the class and its options, steer fills in the first three from

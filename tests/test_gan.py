@@ -1,4 +1,4 @@
-"""GANModule: a plain GAN, and D, G and a walk trained jointly with edit augmentation (METHODS.md §1)."""
+"""GANModule: a plain GAN, and D, G and a walk trained jointly with edit augmentation (docs/methods.md §1)."""
 
 import json
 

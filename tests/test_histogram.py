@@ -1,4 +1,4 @@
-"""Histogram intersection of sprite attributes (METHODS.md §1): HI = Σ_i min(p_i, q_i) over 50 bins on [0, 1]."""
+"""Histogram intersection of sprite attributes (docs/methods.md §1): HI = Σ_i min(p_i, q_i) over 50 bins on [0, 1]."""
 
 import pytest
 import torch

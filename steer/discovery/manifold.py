@@ -1,4 +1,4 @@
-"""Mask-guided manifold discovery (Yang, Rokeby & Snelgrove, NeurIPS 2020 workshop; METHODS.md §3).
+"""Mask-guided manifold discovery (Yang, Rokeby & Snelgrove, NeurIPS 2020 workshop; docs/methods.md §3).
 
 From a seed latent w_0, find K latents w_1..w_K whose images change inside a
 rectangle M and stay the seed image outside it, evenly spaced along a smooth

@@ -1,4 +1,4 @@
-"""Closed-form factorization, SeFa (Shen & Zhou, CVPR 2021; METHODS.md §4).
+"""Closed-form factorization, SeFa (Shen & Zhou, CVPR 2021; docs/methods.md §4).
 
 The first map from the latent is affine, y = A z + b, so a step α n moves y by
 α A n whatever z is. The unit directions that move y most solve

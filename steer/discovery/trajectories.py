@@ -1,4 +1,4 @@
-"""Trajectories in latent space by inversion (Plumerault & Le Borgne, ICLR 2020, Algorithm 1; METHODS.md §2).
+"""Trajectories in latent space by inversion (Plumerault & Le Borgne, ICLR 2020, Algorithm 1; docs/methods.md §2).
 
 For each start z0 (clipped to ‖z‖ ≤ √d) and each sign, walk t = ±δ, ±2δ, …
 (the ``ts`` grid, in the edit's units) and solve

@@ -1,4 +1,4 @@
-"""Steerability measured on image attributes of sprites (METHODS.md §1, "Steerability limits").
+"""Steerability measured on image attributes of sprites (docs/methods.md §1, "Steerability on image attributes").
 
 For each α of the edit's test grid, the attributes of G(walk(z, α)) over n
 latents are compared with those of the data edited by the same α, edit(x, α)

@@ -1,7 +1,7 @@
 """A generator that steer trained itself, read from its train.py checkpoint, and the loaders of generators by name.
 
 The trained run is rebuilt from its checkpoint record: the recorded module
-class path goes through :func:`steer.config.build` (its trust rules apply;
+class path goes through :func:`steer.config.build` (the one place a class path becomes an object;
 nothing in the file runs), its weights are loaded, and its ``generator`` is
 taken. The generators layer never imports the code that restores whole runs.
 """

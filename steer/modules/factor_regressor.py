@@ -1,4 +1,4 @@
-"""The factor regressor g_θ: a direction u and a monotone factor curve g from trajectories (METHODS.md §2).
+"""The factor regressor g_θ: a direction u and a monotone factor curve g from trajectories (docs/methods.md §2).
 
 Fitted on trajectory records (steer.discovery.trajectories) through the
 differences of equation 6 of Plumerault & Le Borgne,

@@ -1,4 +1,4 @@
-"""GANModule: GAN training, and joint generator + walk training with edit augmentation (METHODS.md §1).
+"""GANModule: GAN training, and joint generator + walk training with edit augmentation (docs/methods.md §1).
 
 One module covers both (the issue's items 3 and 4): without an ``edit`` it is a
 plain GAN; with one it trains D, G and a walk w together as in the

@@ -1,4 +1,4 @@
-"""Attribute distributions of sprite-like images and their histogram intersection (METHODS.md §1).
+"""Attribute distributions of sprite-like images and their histogram intersection (docs/methods.md §1).
 
     HI(p, q) = Σ_i min(p_i, q_i)   over 50 bins on [0, 1]
 
