@@ -38,8 +38,11 @@ joint-shift: $(STAMP)
 	done
 	$(PY) evaluate.py compare --reports '[a=$(JR)/walk_a, b=$(JR)/walk_b, c=$(JR)/c]' --out $(JR)/comparison --overwrite true
 
+# The layer contract (pyproject.toml [tool.importlinter], docs/architecture.md) runs before the tests.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check steer tests train.py evaluate.py
+	$(VENV)/bin/lint-imports

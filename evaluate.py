@@ -8,7 +8,7 @@
 
 import sys
 
-from steer.commands.driver import main as steer
+from steer.cli.driver import main as steer
 
 DISCOVER = ("trajectories", "manifold")
 

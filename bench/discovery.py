@@ -51,14 +51,15 @@ from torch import Tensor
 
 from steer.data.trajectories import TrajectoryDataModule
 from steer.discovery.direction_report import render
-from steer.discovery.directions import Directions
+from steer.formats.directions import Directions
 from steer.discovery.pca import pca
 from steer.discovery.sefa import sefa
-from steer.discovery.trajectories import build_loss, save_records, trajectories
+from steer.discovery.trajectories import build_loss, trajectories
+from steer.formats.trajectories import save_records
 from steer.edits import ShiftX
 from steer.evaluation.direction_scores import measure_latents, score_control, score_directions, score_rows
-from steer.evaluation.folder import plt, save_figure, save_json, write_folder
-from steer.evaluation.histogram import attribute_values
+from steer.reports.folder import plt, save_figure, save_json, write_folder
+from steer.sprites.histograms import attribute_values
 from steer.generators.base import Generator
 from steer.media import grid, pil
 from steer.modules.factor_regressor import FactorRegressor
@@ -134,7 +135,7 @@ def fit_regressors(gen: Generator, args: argparse.Namespace) -> list[tuple[Facto
 @torch.no_grad()
 def training_images(module: LightningModule, record: dict, gen: Generator, n: int, seed: int) -> Tensor:
     """n training sprites as the model saw them: rendered from its data config, augmented as it was."""
-    from steer.data.sprites import render_factors
+    from steer.sprites import render_factors
 
     factors = training_factors(record, gen)
     g = rng(seed, "discovery", "data")

@@ -32,8 +32,8 @@ import torch
 from common import machine, prepare, table
 from discovery import add_g_theta_args, control, fit_regressors, training_images
 
-from steer.evaluation.folder import plt, save_figure, save_json, write_folder
-from steer.evaluation.histogram import AttributeHistograms
+from steer.reports.folder import plt, save_figure, save_json, write_folder
+from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
 from steer.restore import load_generator, load_module
 from steer.seeding import rng

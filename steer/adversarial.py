@@ -1,7 +1,7 @@
 """Adversarial (GAN) losses on discriminator logits.
 
 A loss gives the discriminator's objective over real logits and any number
-of fake batches (each fake batch is one term, as in METHODS.md §1 where D sees
+of fake batches (each fake batch is one term, as in docs/methods.md §1 where D sees
 real, G(z) and G(z + αw)), and the generator's objective on one fake batch.
 """
 

@@ -1,4 +1,4 @@
-"""Image edits with a strength α (METHODS.md §1): the targets that walks learn to reproduce.
+"""Image edits with a strength α (docs/methods.md §1): the targets that walks learn to reproduce.
 
 Every α tensor is (N, sliders) in the edit's own units (zoom factor, pixels,
 degrees, colour offset). ``walk_alpha`` maps it to the "graph α" the walk sees,
@@ -25,7 +25,7 @@ class Edit:
     sliders: int = 1
     unit: str = ""
     multiplicative: bool = False  # α scales (1 = identity) rather than adds (0 = identity): log axes in plots
-    #: The measured image attribute each slider moves (names of ``steer.evaluation.histogram.ATTRIBUTES``,
+    #: The measured image attribute each slider moves (names of ``steer.sprites.histograms.ATTRIBUTES``,
     #: in raw units: pixels, pixels², colour in [0, 1]); () where no attribute measures the edit.
     attributes: tuple[str, ...] = ()
 

@@ -77,7 +77,7 @@ class MaskedLPIPS(Loss):
 
 
 class MaskedLowPass(Loss):
-    """The masked error after a Gaussian low-pass filter (Plumerault & Le Borgne; METHODS.md §2).
+    """The masked error after a Gaussian low-pass filter (Plumerault & Le Borgne; docs/methods.md §2).
 
         L = ‖F{m·(a−b)} · F{k_σ}‖² / (H·W) / Σ m
 

@@ -1,4 +1,4 @@
-"""The steerability objective (Jahanian et al. 2020, METHODS.md §1).
+"""The steerability objective (Jahanian et al. 2020, docs/methods.md §1).
 
     min_w  E_{z, α} L( G(walk(z, α)), edit(G(z), α) ; m )
 

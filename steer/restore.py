@@ -6,32 +6,21 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-from jsonargparse import ArgumentParser
+import yaml
 from pytorch_lightning import LightningDataModule, LightningModule
 
 from steer import checkpoint
-from steer.cli import RECORD_KEY, explain_config_error
+from steer.config import build
+from steer.edits import Edit
 from steer.errors import SteerError
+from steer.formats.record import read_record
 from steer.generators.base import Generator
+from steer.generators.trained import build_generator, generator_of, load_generator
+from steer.sprites.factors import SpriteFactors
+from steer.walks import Walk
 
-
-def read_record(path: Path) -> tuple[dict, dict]:
-    """(checkpoint, steer record) of a steer checkpoint; a clear error for any other file."""
-    ckpt = checkpoint.load(path, "checkpoint")
-    if not isinstance(ckpt, dict) or RECORD_KEY not in ckpt or "state_dict" not in ckpt:
-        raise SteerError(
-            f"{path} is not a steer checkpoint (it has no record of the config that made it); "
-            "give a .ckpt written by `python train.py fit`."
-        )
-    record, state = ckpt[RECORD_KEY], ckpt["state_dict"]
-    config = record.get("config") if isinstance(record, dict) else None
-    model = config.get("model") if isinstance(config, dict) else None
-    if not isinstance(model, dict) or not isinstance(model.get("class_path"), str) or not isinstance(state, dict):
-        raise SteerError(
-            f"{path} is a damaged steer checkpoint: its record of the model config or its state_dict is missing; "
-            "use another copy (e.g. last.ckpt or best.ckpt of the same run)."
-        )
-    return ckpt, record
+__all__ = ["build", "build_generator", "build_walk", "generator_of", "instantiate", "load_generator", "load_module",
+           "read_record", "sprite_factors", "training_factors"]
 
 
 def instantiate(model_config: dict, generator: Optional[dict] = None) -> LightningModule:
@@ -88,65 +77,15 @@ def load_module(path: Path, generator: Optional[dict] = None) -> tuple[Lightning
     return module.eval(), record
 
 
-def build(spec: dict, base: type, what: str, example: str = "") -> Any:
-    """An instance of a ``base`` subclass from its class_path + init_args (as in a config section)."""
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(base, "part", fail_untyped=False)
-    try:
-        return parser.instantiate(parser.parse_object({"part": spec})).part
-    except SteerError:
-        raise
-    except Exception as e:  # jsonargparse reports config problems as several exception types
-        reason = e
-        while reason is not None and not isinstance(reason, SteerError):  # steer's own message, if it raised one
-            reason = reason.__cause__ or reason.__context__
-        if reason is not None:
-            raise reason from None
-        hint = f" Give e.g. {example}." if example else ""
-        raise SteerError(f"cannot build the {what} {spec.get('class_path')!r}: {explain_config_error(str(e))}{hint}") from None
-
-
-def build_generator(spec: dict) -> Generator:
-    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
-    return build(spec, Generator, "generator")
-
-
-def build_walk(spec: dict, generator: Generator, edit: "Edit") -> "Walk":  # noqa: F821 - imported on use
+def build_walk(spec: dict, generator: Generator, edit: Edit) -> Walk:
     """A walk for ``generator`` and ``edit`` from its class_path + init_args; latent size, sliders and classes
     come from them (e.g. ``{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "d.pt"}}``)."""
-    from steer.walks import Walk
-
     shape = {"latent_dim": generator.latent_dim, "sliders": edit.sliders, "num_classes": generator.num_classes}
     return build({**spec, "init_args": {**spec.get("init_args", {}), **shape}}, Walk, "walk",
                  '{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "reports/sefa/directions.pt"}}')
 
 
-def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:
-    """The generator a discovery command works on, frozen: from a steer checkpoint, or built from a spec.
-
-    ``checkpoint_path``: a train.py checkpoint whose module has a ``generator``
-    (a walk run, a GAN run, a β-VAE run); its trained weights are loaded.
-    ``generator``: class_path + init_args, used when no checkpoint is given.
-    Default (neither): the pretrained DigiFace DCGAN.
-    """
-    if checkpoint_path is not None and generator is not None:
-        raise SteerError("give either --checkpoint (a trained run) or --generator (a generator spec), not both.")
-    if checkpoint_path is None:
-        return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
-    module, _ = load_module(Path(checkpoint_path))
-    return generator_of(module, checkpoint_path)
-
-
-def generator_of(module: LightningModule, checkpoint_path: str) -> Generator:
-    """The generator of a loaded run (walk, GAN or β-VAE), frozen; a clear error for runs without one."""
-    gen = getattr(module, "generator", None)
-    if not isinstance(gen, Generator):
-        raise SteerError(f"{checkpoint_path} holds a {type(module).__name__}, which has no generator to steer; "
-                         "give a checkpoint of a walk, GAN or VAE run, or --generator.")
-    return gen.freeze()
-
-
-def sprite_factors(config: dict) -> Optional["SpriteFactors"]:  # noqa: F821 - imported on use
+def sprite_factors(config: dict) -> Optional[SpriteFactors]:
     """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data."""
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict) or not str(data.get("class_path", "")).endswith("SpritesDataModule"):
@@ -154,11 +93,9 @@ def sprite_factors(config: dict) -> Optional["SpriteFactors"]:  # noqa: F821 - i
     return build(data, LightningDataModule, "sprites data of the config").factors
 
 
-def training_factors(record: dict, generator: Generator, data_config: Optional[str] = None) -> Optional["SpriteFactors"]:  # noqa: F821
+def training_factors(record: dict, generator: Generator, data_config: Optional[str] = None) -> Optional[SpriteFactors]:
     """The sprites data a model learned: from ``data_config`` (a train.py YAML) if given, else from the
     checkpoint's own record, else from the record of the checkpoint a ``TrainedGenerator`` came from."""
-    import yaml
-
     if data_config is not None:
         try:
             config = yaml.safe_load(Path(data_config).read_text())

@@ -1,4 +1,4 @@
-"""Walks in latent space: ``walk(z, graph_α, y)`` → moved latent (METHODS.md §1).
+"""Walks in latent space: ``walk(z, graph_α, y)`` → moved latent (docs/methods.md §1).
 
 Every walk is built as ``Walk(latent_dim, sliders, num_classes, **options)``;
 a config names the class and its options, steer fills in the first three from
@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from steer.errors import SteerError
+from steer.formats.directions import load_directions
 from steer.generators.base import check_finite
 
 
@@ -122,8 +123,6 @@ class DirectionWalk(Walk):
 
     def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, path: str = "",
                  index: int | list[int] | None = None, scale: float = 1.0) -> None:
-        from steer.discovery.directions import load_directions
-
         super().__init__(latent_dim, sliders, num_classes)
         if not path:
             raise SteerError("DirectionWalk needs path: a direction file (python evaluate.py directions writes one).")

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from steer.data.sprites import render
+from steer.sprites import render
 from steer.generators import Generator
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from steer.commands.driver import main, run
+from steer.cli.driver import main, run
 
 
 def argv(words: tuple[str, ...], options: dict[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sprite_generators import ShiftingSprite
 
-from steer.data.sprites import Fixed, SpriteFactors
+from steer.sprites import Fixed, SpriteFactors
 from steer.edits import ShiftX
 from steer.errors import SteerError
 from steer.evaluation.attribute_steering import measure_attributes

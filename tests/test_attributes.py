@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from steer.data.sprites import SHAPES, render
+from steer.sprites import SHAPES, render
 from steer.errors import SteerError
-from steer.evaluation.attributes import angle_difference, measure, validate
+from steer.sprites.attributes import angle_difference, measure, validate
 
 
 def scalar(value: float) -> torch.Tensor:

@@ -29,7 +29,7 @@ def test_round_trip_keeps_directions_scores_and_provenance(tmp_path):
     torch.testing.assert_close(loaded.scores, found.scores)
     assert (loaded.method, loaded.generator, loaded.params) == ("pca", SPEC, {"layer": "2", "n": 100})
     assert loaded.score_name == "explained variance ratio" and len(loaded) == 2 and loaded.latent_dim == 4
-    assert loaded.made_by["steer_version"] and isinstance(loaded.made_by["command"], list)
+    assert loaded.made_by["version"] and isinstance(loaded.made_by["command"], list)
     torch.load(tmp_path / "d.pt", weights_only=True)  # plain tensors and dicts only
 
 

@@ -7,7 +7,7 @@ import torch
 from conftest import run_script
 from steer_run import steer_run
 
-from steer.data.sprites import render
+from steer.sprites import render
 from steer.discovery import Directions, save_directions
 from steer.errors import SteerError
 from steer.evaluation.direction_scores import score_control, score_directions, within_fit

@@ -8,9 +8,9 @@ from pytorch_lightning import Trainer
 
 from conftest import ROOT
 from steer.cli import SteerCLI
-from steer.data.sprites import Fixed, Uniform
+from steer.sprites import Fixed, Uniform
 from steer.data.trajectories import TrajectoryDataModule
-from steer.discovery.trajectories import Records, save_records
+from steer.formats.trajectories import Records, save_records
 from steer.errors import SteerError
 from steer.modules.factor_regressor import FactorRegressor
 from steer.restore import load_module

@@ -1,4 +1,4 @@
-"""GANModule: a plain GAN, and D, G and a walk trained jointly with edit augmentation (METHODS.md §1)."""
+"""GANModule: a plain GAN, and D, G and a walk trained jointly with edit augmentation (docs/methods.md §1)."""
 
 import json
 
@@ -9,7 +9,7 @@ from conftest import run_script
 from pytorch_lightning import Trainer
 
 from steer.adversarial import Hinge, NonSaturating
-from steer.data.sprites import SpriteFactors, SpritesDataModule
+from steer.sprites import SpriteFactors, SpritesDataModule
 from steer.discriminators import DCGANDiscriminator
 from steer.edits import ShiftX
 from steer.errors import SteerError
@@ -68,7 +68,7 @@ def test_joint_training_steps_d_g_then_w_and_moves_all_three():
 
 def test_augmentation_edits_each_real_image_with_the_given_probability():
     images = SpritesDataModule(SpriteFactors(16), n_val=8).factors.sample(8, torch.Generator().manual_seed(0))
-    from steer.data.sprites import render_factors
+    from steer.sprites import render_factors
     real = render_factors(images, 16)
     always, never = module(augment=ShiftX(3), augment_probability=1.0), module(augment=ShiftX(3), augment_probability=0.0)
     assert torch.equal(never._augment(real, torch.Generator().manual_seed(1)), real)

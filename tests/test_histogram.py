@@ -1,11 +1,11 @@
-"""Histogram intersection of sprite attributes (METHODS.md §1): HI = Σ_i min(p_i, q_i) over 50 bins on [0, 1]."""
+"""Histogram intersection of sprite attributes (docs/methods.md §1): HI = Σ_i min(p_i, q_i) over 50 bins on [0, 1]."""
 
 import pytest
 import torch
 
-from steer.data.sprites import Normal, SpriteFactors, render_factors
+from steer.sprites import Normal, SpriteFactors, render_factors
 from steer.errors import SteerError
-from steer.evaluation.histogram import AttributeHistograms, attribute_values, histograms, intersection, to_unit
+from steer.sprites.histograms import AttributeHistograms, attribute_values, histograms, intersection, to_unit
 
 
 def sprites(n, seed, **factors):

@@ -1,4 +1,4 @@
-"""Mask-guided manifold discovery (METHODS.md §3): the region changes, the rest stays, the springs spread."""
+"""Mask-guided manifold discovery (docs/methods.md §3): the region changes, the rest stays, the springs spread."""
 
 import json
 

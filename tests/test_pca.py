@@ -1,4 +1,4 @@
-"""PCA directions (GANSpace, METHODS.md §5): streamed principal components of features, moved to the latent."""
+"""PCA directions (GANSpace, docs/methods.md §5): streamed principal components of features, moved to the latent."""
 
 from __future__ import annotations
 

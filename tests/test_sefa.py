@@ -1,4 +1,4 @@
-"""SeFa (METHODS.md §4): top eigenvectors of AᵀA, A = the generator's first projection with unit rows."""
+"""SeFa (docs/methods.md §4): top eigenvectors of AᵀA, A = the generator's first projection with unit rows."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from steer.data.sprites import (
+from steer.sprites import (
     FACTORS,
     SHAPES,
     Fixed,

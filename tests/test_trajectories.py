@@ -8,7 +8,8 @@ import torch
 from conftest import run_script
 from steer_run import steer_run
 
-from steer.discovery.trajectories import load_records, save_records, sharpness, trajectories
+from steer.discovery.trajectories import sharpness, trajectories
+from steer.formats.trajectories import load_records, save_records
 from steer.edits import Color, ShiftX, Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator

@@ -8,7 +8,7 @@ from torch.distributions import Normal, kl_divergence
 
 import wandb_offline
 from conftest import run_script
-from steer.data.sprites import Fixed, SpriteFactors, Uniform, render_factors
+from steer.sprites import Fixed, SpriteFactors, Uniform, render_factors
 from steer.discovery.sefa import sefa
 from steer.errors import SteerError
 from steer.generators import VAEDecoder

@@ -9,7 +9,7 @@ import torch
 from steer.commands.common import generator_on
 from steer.errors import SteerError
 from steer.evaluation.direction_scores import ControlScores, measure_latents, score_control
-from steer.evaluation.folder import plt, save_figure
+from steer.reports.folder import plt, save_figure
 from steer.generators.base import Generator
 from steer.modules.factor_regressor import FactorRegressor
 from steer.reports.report import Report
@@ -21,7 +21,7 @@ def control(
     device: torch.device,
     regressor: str,
     factor: str = "x",
-    values: list[float] | None = None,
+    requested: list[float] | None = None,
     checkpoint: str | None = None,
     generator: Generator | None = None,
     n: int = 100,
@@ -36,7 +36,7 @@ def control(
     Args:
         regressor: the last.ckpt of a factor-regressor run (configs/discovery/factor_regressor.yaml).
         factor: the sprite attribute g_θ was trained to set (x, y, area, orientation, red, green, blue).
-        values: the requested values; default: 9 from the 5th to the 95th percentile of the factor over 4n samples.
+        requested: the requested values; default: 9 from the 5th to the 95th percentile of the factor over 4n samples.
         checkpoint: a .ckpt written by `steer fit` whose generator g_θ steers.
         generator: the generator g_θ steers; default: the pretrained DigiFace DCGAN.
         n: latents per requested value.
@@ -51,7 +51,7 @@ def control(
     if module.latent_dim != gen.latent_dim:
         raise SteerError(f"g_θ in {regressor} moves {module.latent_dim}-d latents but the generator's latent size is "
                          f"{gen.latent_dim}; give the generator its trajectories came from (--checkpoint/--generator).")
-    report = control_report(module.to(device), gen, factor, values, n, seed, batch_size)
+    report = control_report(module.to(device), gen, factor, requested, n, seed, batch_size)
     report.generator = gen
     return report
 
@@ -65,7 +65,7 @@ def control_report(regressor: FactorRegressor, gen: Generator, factor: str, valu
                                    batch_size)[:, 0]
         measured = measured[measured.isfinite()]
         if len(measured) < 2:
-            raise SteerError(f"the generator's images show no object to measure {factor} on; give --values.")
+            raise SteerError(f"the generator's images show no object to measure {factor} on; give --requested.")
         values = torch.linspace(measured.quantile(0.05).item(), measured.quantile(0.95).item(), 9).tolist()
     scores = score_control(regressor, gen, factor, values, n=n, seed=seed, batch_size=batch_size)
     record = scores.to_json()

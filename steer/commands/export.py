@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from steer import checkpoint as checkpoints
-from steer.discovery.directions import Directions, save_directions
+from steer.formats.directions import Directions, save_directions
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.modules.factor_regressor import FactorRegressor

@@ -7,7 +7,7 @@ import torch
 from steer.commands.common import generator_on
 from steer.discovery import load_directions
 from steer.discovery.direction_report import plot_grid, render
-from steer.discovery.directions import Directions
+from steer.formats.directions import Directions
 from steer.evaluation.direction_scores import score_directions, score_rows
 from steer.generators.base import Generator
 from steer.reports.report import Report, Table

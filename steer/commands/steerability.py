@@ -10,7 +10,7 @@ import torch
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.evaluation.attribute_steering import check_data, measure_attributes
-from steer.evaluation.histogram import ATTRIBUTES, check_attributes
+from steer.sprites.histograms import ATTRIBUTES, check_attributes
 from steer.evaluation.report import steerability_report
 from steer.evaluation.steerability import check_options, measure
 from steer.generators.base import Generator

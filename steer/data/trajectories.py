@@ -17,7 +17,7 @@ from pytorch_lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from steer.discovery.trajectories import Records, load_records
+from steer.formats.trajectories import Records, load_records
 from steer.errors import SteerError
 from steer.seeding import rng
 

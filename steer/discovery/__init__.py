@@ -1,6 +1,6 @@
 """Discovering directions without labels: closed form (SeFa), PCA of features (GANSpace), direction files."""
 
-from steer.discovery.directions import Directions, load_directions, save_directions
+from steer.formats.directions import Directions, load_directions, save_directions
 from steer.discovery.pca import pca
 from steer.discovery.sefa import sefa
 

@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from steer.discovery.directions import Directions, save_directions  # noqa: E402
+from steer.formats.directions import Directions, save_directions  # noqa: E402
 from steer.discovery.pca import pca  # noqa: E402
 from steer.discovery.sefa import sefa  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import save_figure  # noqa: E402
+from steer.reports.folder import save_figure  # noqa: E402
 from steer.generators.base import Generator  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 from steer.reports.report import Report  # noqa: E402

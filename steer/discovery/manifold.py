@@ -1,4 +1,4 @@
-"""Mask-guided manifold discovery (Yang, Rokeby & Snelgrove, NeurIPS 2020 workshop; METHODS.md §3).
+"""Mask-guided manifold discovery (Yang, Rokeby & Snelgrove, NeurIPS 2020 workshop; docs/methods.md §3).
 
 From a seed latent w_0, find K latents w_1..w_K whose images change inside a
 rectangle M and stay the seed image outside it, evenly spaced along a smooth
@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 
 from steer import checkpoint
 from steer.errors import SteerError
-from steer.evaluation.folder import save_figure
+from steer.reports.folder import save_figure
 from steer.generators.base import Generator
-from steer.losses import Loss, MaskedL2
+from steer.losses import Loss, MaskedL2, MaskedLPIPS
 from steer.media import pil, save_gif
 from steer.reports.report import Report
 from steer.seeding import rng
@@ -106,8 +106,6 @@ class MaskRegion:
 
 def build_distance(name: str) -> Loss:
     """D by name: "l2" (MaskedL2) or "lpips" (MaskedLPIPS, needs the AlexNet weights file)."""
-    from steer.losses import MaskedLPIPS
-
     if name == "l2":
         return MaskedL2()
     if name != "lpips":

@@ -1,4 +1,4 @@
-"""PCA of intermediate features, mapped back to the latent (GANSpace; METHODS.md §5).
+"""PCA of intermediate features, mapped back to the latent (GANSpace; docs/methods.md §5).
 
 Over n seeded latents, the top principal components v_k of the features
 f = features(z, layer) (flattened) are found without ever holding the n × D
@@ -25,7 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from steer.discovery.directions import fix_signs
+from steer.formats.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.seeding import rng

@@ -1,4 +1,4 @@
-"""Closed-form factorization, SeFa (Shen & Zhou, CVPR 2021; METHODS.md §4).
+"""Closed-form factorization, SeFa (Shen & Zhou, CVPR 2021; docs/methods.md §4).
 
 The first map from the latent is affine, y = A z + b, so a step α n moves y by
 α A n whatever z is. The unit directions that move y most solve
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from steer.discovery.directions import fix_signs
+from steer.formats.directions import fix_signs
 from steer.errors import SteerError
 from steer.generators.base import Generator
 

@@ -1,4 +1,4 @@
-"""Trajectories in latent space by inversion (Plumerault & Le Borgne, ICLR 2020, Algorithm 1; METHODS.md §2).
+"""Trajectories in latent space by inversion (Plumerault & Le Borgne, ICLR 2020, Algorithm 1; docs/methods.md §2).
 
 For each start z0 (clipped to ‖z‖ ≤ √d) and each sign, walk t = ±δ, ±2δ, …
 (the ``ts`` grid, in the edit's units) and solve
@@ -17,7 +17,6 @@ pixel MSE on the default generator (see :func:`sharpness`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -25,68 +24,15 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steer import checkpoint
-from steer.edits import Edit
+from steer.edits import Edit, ShiftX
 from steer.errors import SteerError
 from steer.generators.base import Generator
+from steer.generators.trained import load_generator
 from steer.losses import Loss, MaskedL2, MaskedLowPass
 from steer.reports.report import Report
 from steer.seeding import rng
 
-RECORD_TENSORS = ("z0", "z_t", "t", "delta", "loss", "start")
-
-
-@dataclass
-class Records:
-    """One row per (start latent, t): what Algorithm 1 found.
-
-    ``z0`` (R, d) the clipped start latent, ``z_t`` (R, d) the inversion of
-    T_t(G(z0)), ``t`` (R,) the edit strength in the edit's units, ``delta`` (R,)
-    the factor change the regressor fits (t − identity, or ln(t / identity) for
-    a multiplicative edit such as Zoom), ``loss`` (R,) the final inversion loss,
-    ``start`` (R,) the index of z0 among the starts; ``settings`` says what made them.
-    """
-
-    z0: Tensor
-    z_t: Tensor
-    t: Tensor
-    delta: Tensor
-    loss: Tensor
-    start: Tensor
-    settings: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    def select(self, keep: Tensor) -> "Records":
-        """The records where ``keep`` (a bool mask or indices) selects them."""
-        return Records(*(getattr(self, k)[keep] for k in RECORD_TENSORS), settings=self.settings)
-
-    def best(self, fraction: float = 0.9) -> "Records":
-        """The ``fraction`` of records with the lowest inversion loss (drops the worst decile by default)."""
-        if not 0 < fraction <= 1:
-            raise SteerError(f"the fraction of records to keep must be in (0, 1], got {fraction}.")
-        count = max(1, math.ceil(fraction * len(self)))
-        return self.select(self.loss.argsort(stable=True)[:count].sort().values)
-
-
-def save_records(records: Records, path: Path) -> Path:
-    """The records as plain tensors and a settings dict, written atomically (loadable with weights_only)."""
-    return checkpoint.save({**{k: getattr(records, k).cpu() for k in RECORD_TENSORS},
-                            "settings": records.settings}, path)
-
-
-def load_records(path: Path) -> Records:
-    """Records written by :func:`save_records`; a clear error for any other file."""
-    data = checkpoint.load(path, "trajectory records")
-    missing = [k for k in RECORD_TENSORS if not isinstance(data, dict) or not torch.is_tensor(data.get(k))]
-    if missing:
-        raise SteerError(f"{path} is not a trajectory records file (no {', '.join(missing)}); "
-                         "give the records.pt written by `python evaluate.py trajectories`.")
-    rows = {len(data[k]) for k in RECORD_TENSORS}
-    if len(rows) != 1 or data["z0"].shape != data["z_t"].shape or data["z0"].dim() != 2 or rows == {0}:
-        raise SteerError(f"{path} holds inconsistent or empty records (row counts {sorted(rows)}); use another copy.")
-    return Records(*(data[k] for k in RECORD_TENSORS), settings=data.get("settings", {}))
+from steer.formats.trajectories import RECORD_TENSORS, Records, save_records
 
 
 def clip_to_ball(z: Tensor) -> Tensor:
@@ -223,7 +169,7 @@ def strips(generator: Generator, edit: Edit, records: Records, latents: int = 4)
 
 def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, loss_name: str, path: Path) -> Path:
     """Rows: target and inversion per start latent; columns: t."""
-    from steer.evaluation.folder import plt, save_figure
+    from steer.reports.folder import plt, save_figure
     from steer.media import grid, pil
 
     rows = [r for k in range(targets.shape[1]) for r in (targets[:, k], inverted[:, k])]
@@ -289,9 +235,6 @@ def sharpness(generator: Generator, edit: Edit, ts: Sequence[float], n: int = 16
 
 
 def main() -> None:
-    from steer.edits import ShiftX
-    from steer.restore import load_generator
-
     ts = [-8.0, -4.0, 4.0, 8.0]
     result = sharpness(load_generator(), ShiftX(max_shift=16), ts)
     print(f"DigiFace DCGAN, ShiftX t = {ts} px, 16 latents, 50 Adam steps per target (lr 0.01), σ = 3 px at 128 px")

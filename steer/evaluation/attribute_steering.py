@@ -1,4 +1,4 @@
-"""Steerability measured on image attributes of sprites (METHODS.md §1, "Steerability limits").
+"""Steerability measured on image attributes of sprites (docs/methods.md §1, "Steerability on image attributes").
 
 For each α of the edit's test grid, the attributes of G(walk(z, α)) over n
 latents are compared with those of the data edited by the same α, edit(x, α)
@@ -21,10 +21,11 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from steer.data.sprites import SpriteFactors, render_factors
+from steer.sprites.factors import SpriteFactors
+from steer.sprites.rendering import render_factors
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.evaluation.histogram import attribute_values, check_attributes, histograms, intersection, to_unit
+from steer.sprites.histograms import attribute_values, check_attributes, histograms, intersection, to_unit
 from steer.evaluation.steerability import follow_limits
 from steer.generators.base import Generator
 from steer.objective import repeat_alpha, walked_image

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import save_figure  # noqa: E402
+from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report  # noqa: E402
 
 def parse_reports(reports: list[str]) -> dict[str, Path]:

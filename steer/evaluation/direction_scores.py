@@ -2,7 +2,7 @@
 
 Which factor does a direction control, and what else does it move? For n
 seeded latents z_i and steps t_s along a unit direction u, the factors of
-G(z_i + t_s u) are measured (``steer.evaluation.histogram.attribute_values``:
+G(z_i + t_s u) are measured (``steer.sprites.histograms.attribute_values``:
 x, y in px, area in px², …) and each factor f is fitted against t, pooled over
 the latents with each latent's own offset removed (a within-latent fit):
 
@@ -38,7 +38,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from steer.errors import SteerError
-from steer.evaluation.histogram import attribute_values, check_attributes
+from steer.sprites.histograms import attribute_values, check_attributes
 from steer.generators.base import Generator
 from steer.seeding import rng
 

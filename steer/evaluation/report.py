@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.evaluation.folder import save_figure  # noqa: E402
+from steer.reports.folder import save_figure  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 from steer.reports.report import Report, Table  # noqa: E402

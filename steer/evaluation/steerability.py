@@ -1,4 +1,4 @@
-"""How far a walk steers: errors, achieved α by registration, and limits (METHODS.md §1)."""
+"""How far a walk steers: errors, achieved α by registration, and limits (docs/methods.md §1)."""
 
 from __future__ import annotations
 

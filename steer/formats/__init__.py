@@ -1,1 +1,1 @@
-"""File formats steer writes and reads: the provenance record, direction files, checkpoint records."""
+"""File formats steer writes and reads: the checkpoint record and provenance, direction files, trajectory records."""

@@ -1,6 +1,6 @@
 """One provenance record for every artifact steer writes (checkpoint, direction file, report).
 
-    {"steer_version": …, "command": [argv …], "config": {resolved config of the command},
+    {"version": …, "command": [argv …], "config": {resolved config of the command},
      "generator": {"spec": {class_path, init_args} or {"checkpoint": path}, "weights_sha256": …}}
 """
 
@@ -24,6 +24,12 @@ def weights_sha256(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def frozen(module: Optional[nn.Module]) -> bool:
+    """True for a module with parameters none of which trains (a pretrained generator a walk steers)."""
+    params = list(module.parameters()) if isinstance(module, nn.Module) else []
+    return bool(params) and not any(p.requires_grad for p in params)
+
+
 def generator_spec(generator: nn.Module) -> dict:
     """What a generator is: the checkpoint it came from, or its class path (its options are in the config)."""
     checkpoint = getattr(generator, "checkpoint", None)
@@ -35,7 +41,7 @@ def generator_spec(generator: nn.Module) -> dict:
 def provenance(config: dict | None = None, generator: nn.Module | None = None,
                spec: dict | None = None) -> dict:
     """The record of what is making an artifact now: steer version, command line, resolved config, generator."""
-    record: dict = {"steer_version": steer.__version__, "command": list(sys.argv), "config": config or {}}
+    record: dict = {"version": steer.__version__, "command": list(sys.argv), "config": config or {}}
     if generator is not None:
         record["generator"] = {"spec": spec or generator_spec(generator), "weights_sha256": weights_sha256(generator)}
     return record

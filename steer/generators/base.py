@@ -1,4 +1,4 @@
-"""The Generator contract every model steer steers must meet (DESIGN.md, Contracts)."""
+"""The Generator contract every model steer steers must meet (docs/architecture.md, Contracts between parts)."""
 
 from __future__ import annotations
 

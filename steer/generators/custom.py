@@ -193,7 +193,7 @@ class CustomGenerator(Generator):
         """A (out × latent_dim): the z columns of ``first_layer``'s weight.
 
         Linear: weight (out, in)[:, :d]. ConvTranspose2d: weight (in, C, k, k)[:d]
-        reshaped to (C·k·k) × d, as for DCGAN (METHODS §4).
+        reshaped to (C·k·k) × d, as for DCGAN (docs/methods.md §4).
         """
         if self.first_layer is None:
             return super().first_projection()

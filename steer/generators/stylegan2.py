@@ -426,7 +426,7 @@ class StyleGAN2(Generator):
 
     # -- SeFa -------------------------------------------------------------------------
     def first_projection(self) -> Tensor:
-        """A for SeFa: the style (modulation) weights of the selected layers, concatenated (METHODS §4).
+        """A for SeFa: the style (modulation) weights of the selected layers, concatenated (docs/methods.md §4).
 
         Rows: the 3×3 convs driven by the rows in ``layers`` (ToRGB excluded, as in
         SeFa). w: A = [A_r; …] (Σ in_channels × d), since s_r = A_r w + b_r. W+:

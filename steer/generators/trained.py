@@ -1,12 +1,57 @@
-"""A generator that steer trained itself, read from its train.py checkpoint."""
+"""A generator that steer trained itself, read from its train.py checkpoint, and the loaders of generators by name.
+
+The trained run is rebuilt from its checkpoint record: the recorded module
+class path goes through :func:`steer.config.build` (the one place a class path becomes an object;
+nothing in the file runs), its weights are loaded, and its ``generator`` is
+taken. The generators layer never imports the code that restores whole runs.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
+from pytorch_lightning import LightningModule
 from torch import Tensor
 
+from steer.checkpoint import load_matching_state
+from steer.config import build
+from steer.errors import SteerError
+from steer.formats.record import read_record
 from steer.generators.base import Generator
+
+
+def build_generator(spec: dict) -> Generator:
+    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
+    return build(spec, Generator, "generator")
+
+
+def generator_of(module: LightningModule, checkpoint_path: str) -> Generator:
+    """The generator of a loaded run (walk, GAN or β-VAE), frozen; a clear error for runs without one."""
+    gen = getattr(module, "generator", None)
+    if not isinstance(gen, Generator):
+        raise SteerError(f"{checkpoint_path} holds a {type(module).__name__}, which has no generator to steer; "
+                         "give a checkpoint of a walk, GAN or VAE run, or --generator.")
+    return gen.freeze()
+
+
+def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:
+    """The generator a discovery command works on, frozen: from a steer checkpoint, or built from a spec.
+
+    ``checkpoint_path``: a train.py checkpoint whose module has a ``generator``
+    (a walk run, a GAN run, a β-VAE run); its trained weights are loaded.
+    ``generator``: class_path + init_args, used when no checkpoint is given.
+    Default (neither): the pretrained DigiFace DCGAN.
+    """
+    if checkpoint_path is not None and generator is not None:
+        raise SteerError("give either --checkpoint (a trained run) or --generator (a generator spec), not both.")
+    if checkpoint_path is None:
+        return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
+    ckpt, record = read_record(Path(checkpoint_path))
+    module = build(record["config"]["model"], LightningModule, "model recorded in the checkpoint")
+    load_matching_state(module, ckpt["state_dict"], str(checkpoint_path),
+                        "The checkpoint is damaged or was edited; use another copy.")
+    return generator_of(module.eval(), checkpoint_path)
 
 
 class TrainedGenerator(Generator):
@@ -20,8 +65,6 @@ class TrainedGenerator(Generator):
     """
 
     def __init__(self, checkpoint: str) -> None:
-        from steer.restore import load_generator  # restore imports the CLI, which imports generators
-
         inner = load_generator(checkpoint)
         super().__init__(inner.latent_dim, inner.resolution, inner.num_classes, inner.truncation)
         self.checkpoint = checkpoint

@@ -1,4 +1,4 @@
-"""The factor regressor g_θ: a direction u and a monotone factor curve g from trajectories (METHODS.md §2).
+"""The factor regressor g_θ: a direction u and a monotone factor curve g from trajectories (docs/methods.md §2).
 
 Fitted on trajectory records (steer.discovery.trajectories) through the
 differences of equation 6 of Plumerault & Le Borgne,
@@ -31,7 +31,7 @@ from steer.seeding import rng
 
 
 class TargetDistribution(Protocol):
-    """Anything with ``sample(n, generator) → (n,)``, e.g. steer.data.sprites.Uniform / Normal / Fixed."""
+    """Anything with ``sample(n, generator) → (n,)``, e.g. steer.sprites.Uniform / Normal / Fixed."""
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor: ...
 

@@ -1,4 +1,4 @@
-"""GANModule: GAN training, and joint generator + walk training with edit augmentation (METHODS.md §1).
+"""GANModule: GAN training, and joint generator + walk training with edit augmentation (docs/methods.md §1).
 
 One module covers both (the issue's items 3 and 4): without an ``edit`` it is a
 plain GAN; with one it trains D, G and a walk w together as in the
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from steer.adversarial import GANLoss, NonSaturating
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.evaluation.histogram import AttributeHistograms
+from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image

@@ -29,7 +29,7 @@ warnings.filterwarnings(
 
 
 class WalkModule(LightningModule):
-    """Trains ``walk`` so that G(walk(z, α)) matches edit(G(z), α) (METHODS.md §1).
+    """Trains ``walk`` so that G(walk(z, α)) matches edit(G(z), α) (docs/methods.md §1).
 
     The generator is frozen (eval mode, no gradients, in no optimizer); the walk
     is the only trainable part. Batches are dicts with ``z``, ``alpha`` and, for

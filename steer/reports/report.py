@@ -17,7 +17,8 @@ from pathlib import Path
 
 from torch import nn
 
-from steer.evaluation.folder import check_out_dir, log_folder, save_json, write_folder
+from steer.reports.folder import check_out_dir, save_json, write_folder
+from steer.reports.wandb import log_folder
 from steer.formats.provenance import provenance
 
 Writer = Callable[[Path], object]  # writes one file at the path it is given

@@ -1,4 +1,4 @@
-"""Direction files: latent directions found by any discovery method, with what made them.
+"""The direction-file format: latent directions found by any discovery method, with what made them.
 
 A direction file is a plain dict of tensors, strings and numbers (it loads
 with ``weights_only=True``): unit directions (k, latent_dim), one score per
@@ -9,7 +9,6 @@ from) and the steer version and command that made it.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -17,9 +16,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-import steer
 from steer.checkpoint import PathLike, load, save
 from steer.errors import SteerError
+from steer.formats.provenance import provenance
 
 FORMAT_KEY = "steer_directions"
 FORMAT_VERSION = 1
@@ -29,11 +28,6 @@ def fix_signs(directions: Tensor) -> Tensor:
     """Each row with its sign chosen so that its largest-magnitude coordinate is positive (repeatable results)."""
     peak = directions.abs().argmax(dim=1, keepdim=True)
     return directions * directions.gather(1, peak).sign()
-
-
-def provenance() -> dict:
-    """The record of what is making an artifact now: steer version and command line."""
-    return {"steer_version": steer.__version__, "command": list(sys.argv)}
 
 
 @dataclass

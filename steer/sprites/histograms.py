@@ -1,8 +1,8 @@
-"""Attribute distributions of sprite-like images and their histogram intersection (METHODS.md §1).
+"""Attribute distributions of sprite-like images and their histogram intersection (docs/methods.md §1).
 
     HI(p, q) = Σ_i min(p_i, q_i)   over 50 bins on [0, 1]
 
-Each attribute of ``steer.evaluation.attributes.measure`` is first mapped to
+Each attribute of ``steer.sprites.attributes.measure`` is first mapped to
 [0, 1] (square images of side S): x / S, y / S, area / S², orientation
 (−90°…90°) / 180 + ½, and the colour channels as they are. An image with no
 foreground has no attributes: it counts in the total but in no bin, so a
@@ -18,7 +18,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from steer.errors import SteerError
-from steer.evaluation.attributes import measure
+from steer.sprites.attributes import measure
 
 ATTRIBUTES = ("x", "y", "area", "orientation", "red", "green", "blue")
 BINS = 50

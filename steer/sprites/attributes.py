@@ -2,10 +2,10 @@
 
 ``measure(images)`` returns, per image, the object's centre (x, y in pixels,
 pixel (row i, column j) covering [j, j+1) × [i, i+1) as in
-``steer.data.sprites``), area (pixels), orientation and elongation (from the
+``steer.sprites.factors``), area (pixels), orientation and elongation (from the
 second central moments) and mean colour. Batched torch, on the images' device.
 
-``python -m steer.evaluation.attributes`` prints how closely these match the
+``python -m steer.sprites.attributes`` prints how closely these match the
 true factors of rendered sprites (``validate``).
 """
 
@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from steer.data.sprites import SHAPES, SpriteFactors, render_factors, shape_area
+from steer.sprites.factors import SHAPES, SpriteFactors
+from steer.sprites.rendering import render_factors, shape_area
 from steer.errors import SteerError
 from steer.seeding import rng
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from jsonargparse import ArgumentParser, Namespace
 
-from steer.cli import ConciseParser, SteerCLI, user_errors
+from steer.cli.lightning import ConciseParser, SteerCLI, user_errors
 from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
 from steer.generators.base import Generator

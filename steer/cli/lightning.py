@@ -1,10 +1,8 @@
-"""Command-line plumbing shared by train.py and evaluate.py."""
+"""LightningCLI with steer's defaults (`steer fit|validate|test|predict`), and the one-line errors of every command."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -15,14 +13,16 @@ from pytorch_lightning import Callback, LightningDataModule, LightningModule, Tr
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-import steer
 from steer.callbacks import FinalCheckpoint, Throughput
+from steer.checkpoint import atomic_write, describe_mismatch, load
 from steer.checkpoint_io import with_atomic_checkpoints
+from steer.config import explain_config_error
 from steer.errors import SteerError
+from steer.formats.provenance import frozen, provenance
+from steer.formats.record import RECORD_KEY
+from steer.reports.wandb import finish_wandb, wandb_logger_config
 
-RECORD_KEY = "steer"
-
-# A frozen generator is in eval mode on purpose (DESIGN.md, Contracts).
+# A frozen generator is in eval mode on purpose (docs/architecture.md, Contracts between parts).
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 
@@ -50,38 +50,20 @@ def user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def wandb_offline() -> bool:
-    """True unless the user chose a W&B mode or has credentials (API key or netrc entry)."""
-    mode = os.environ.get("WANDB_MODE")
-    if mode:
-        return mode in ("offline", "dryrun", "disabled")
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    return not (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
-
-
-def wandb_logger_config(save_dir: str = "runs", project: str = "steer") -> dict:
-    """The default logger: W&B, offline when no credentials are set (``wandb sync`` uploads later)."""
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return {
-        "class_path": "pytorch_lightning.loggers.WandbLogger",
-        "init_args": {"project": project, "save_dir": save_dir, "offline": wandb_offline()},
-    }
-
-
 class Provenance(Callback):
-    """Writes what made a checkpoint into it (config, command, steer version) and beside it (config.yaml)."""
+    """Writes what made a checkpoint into it (steer's provenance record: version, command, config, and the frozen
+    generator's spec and weights hash) and beside it (config.yaml)."""
 
     def __init__(self, config: dict, config_yaml: str) -> None:
-        self.record = {"version": steer.__version__, "config": config, "command": list(sys.argv)}
+        self.config = config
+        self.record = provenance(config)
         self.config_yaml = config_yaml
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        generator = getattr(pl_module, "generator", None)
+        self.record = provenance(self.config, generator if frozen(generator) else None)
         ckpt = trainer.checkpoint_callback
         if trainer.is_global_zero and ckpt is not None and ckpt.dirpath:
-            from steer.checkpoint import atomic_write
-
             atomic_write(Path(ckpt.dirpath) / "config.yaml", lambda f: f.write(self.config_yaml.encode()))
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
@@ -98,76 +80,6 @@ def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrit
             f"{dirpath} already holds checkpoints of another run ({existing[0].name}, …). Resume it with "
             "--ckpt_path last, choose another --checkpoint.dirpath, or pass --overwrite to replace them."
         )
-
-
-def _public_classes(module_path: str) -> list[str]:
-    """Names of the public classes defined in a module (for 'valid choices' hints)."""
-    import importlib
-    import inspect
-
-    try:
-        module = importlib.import_module(module_path)
-    except ImportError:
-        return []
-    return sorted(name for name, obj in vars(module).items()
-                  if inspect.isclass(obj) and not name.startswith("_") and obj.__module__.startswith(module_path))
-
-
-def kind_name(kind: str) -> str:
-    return {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(kind, f"a {kind}")
-
-
-def config_arg() -> Optional[str]:
-    """The value of the last --config/-c on the command line, if any."""
-    args = sys.argv[1:]
-    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "-c")]
-    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
-    return values[-1] if values else None
-
-
-def explain_config_error(message: str) -> str:
-    """jsonargparse's nested message → one short statement of what was wrong and what is valid."""
-    text = str(message)
-    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", text)
-    if missing:
-        module, name = missing.groups()
-        return f"unknown class '{name}' in {module}; valid ones: {', '.join(_public_classes(module)) or 'none'}."
-    bad_path = re.search(r"(?:Import path|dot import path string:?) '?([\w.]+)'?", text)
-    if bad_path and "." not in bad_path.group(1):
-        return (f"unknown name '{bad_path.group(1)}': give a full class path, e.g. steer.edits.Zoom "
-                f"(edits: {', '.join(_public_classes('steer.edits'))}; walks: {', '.join(_public_classes('steer.walks'))}).")
-    required = re.search(r"the following arguments are required: ([\w., ]+)", text)
-    if required:
-        names = ", ".join(f"--{name.strip().split('.')[-1]}" for name in required.group(1).split(","))
-        return f"{names} is required; see --help for what to give."
-    choice = re.search(r"Parser key \"(\w+)\":\s*Expected a typing\.Literal\[(.*?)\]\.\s*Got value: (.*)", text)
-    if choice:
-        key, allowed, value = choice.groups()
-        return f"--{key} must be one of {allowed.replace(chr(39), '')}, got {value.strip()!r}."
-    option = re.search(r"Problem with given class_path '([\w.]+)':\s*Option '(\w+)' is not accepted", text)
-    if option:
-        cls, key = option.groups()
-        return f"{cls} has no option '{key}'; see its accepted options with --help (or its docstring)."
-    wrong_type = re.findall(r"Problem with given class_path '([\w.]+)':\s*Parser key \"(\w+)\":\s*"
-                            r"Expected a <class '(\w+)'>\.\s*Got value: (.*)", text)
-    if wrong_type:
-        cls, key, kind, value = wrong_type[-1]
-        return f"{cls}: option '{key}' must be {kind_name(kind)}, got {value.strip()!r}."
-    plain_type = re.search(r"^Parser key \"(\w+)\":\s*Expected a <class '(\w+)'>\.\s*Got value: (.*)", text.strip())
-    if plain_type:
-        key, kind, value = plain_type.groups()
-        return f"option --{key} must be {kind_name(kind)}, got {value.strip()!r}."
-    yaml_error = re.search(r"Problems parsing config:\s*(.*)", text, re.S)
-    if yaml_error:
-        where = re.findall(r"line (\d+), column (\d+)", yaml_error.group(1))
-        problem = re.sub(r"\s*in \"<unicode string>\", line \d+, column \d+", "", yaml_error.group(1)).strip()
-        at = f" (line {where[-1][0]}, column {where[-1][1]})" if where else ""
-        return f"--config {config_arg() or ''} is not valid YAML: {' '.join(problem.split())}{at}.".replace("  ", " ")
-    if text.strip() == "Unexpected config:":
-        return f"--config {config_arg() or ''} is empty or not a YAML mapping of sections (model:, data:, trainer:).".replace("  ", " ")
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.strip().startswith(("Given value", "- Expected a <class 'NoneType'>"))]
-    return " ".join(dict.fromkeys(lines))
 
 
 class ConciseParser(LightningArgumentParser):
@@ -226,8 +138,6 @@ class SteerCLI(LightningCLI):
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume_state = None
         if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
-            from steer.checkpoint import load
-
             ckpt = load(path, "--ckpt_path")
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
@@ -238,8 +148,6 @@ class SteerCLI(LightningCLI):
         """A checkpoint to resume from must hold this model's weights, not another model's."""
         if self._resume_state is None:
             return
-        from steer.checkpoint import describe_mismatch
-
         mismatch = describe_mismatch(self.model, self._resume_state)
         if mismatch:
             raise SteerError(
@@ -252,17 +160,3 @@ class SteerCLI(LightningCLI):
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
         finish_wandb(self.trainer)
-
-
-def finish_wandb(trainer: Trainer) -> None:
-    """Close the W&B run so that its files are complete when the command returns.
-
-    Lightning's WandbLogger leaves the run open (for notebooks); the W&B
-    service would otherwise still be writing the offline run after exit.
-    """
-    from pytorch_lightning.loggers import WandbLogger
-
-    if trainer.is_global_zero and any(isinstance(lg, WandbLogger) for lg in trainer.loggers):
-        import wandb
-
-        wandb.finish()
