@@ -19,6 +19,8 @@ import steer
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint_io import with_atomic_checkpoints
 from steer.errors import SteerError
+from steer.evaluation.test_report import SteerabilityReport
+from steer.evaluation.walk_strips import WalkStrips
 
 RECORD_KEY = "steer"
 
@@ -198,22 +200,42 @@ class SteerCLI(LightningCLI):
             "checkpoint.mode": "min",
         })
         parser.add_argument("--overwrite", type=bool, default=False,
-                            help="Let a new run replace the checkpoints in --checkpoint.dirpath.")
+                            help="fit: let a new run replace the checkpoints in --checkpoint.dirpath; test, predict: "
+                                 "replace the report or strips already in their folder.")
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        """The subcommand's parser; test writes a steerability report (--report.out), predict strips
+        (--predictions.out)."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        writer = {"test": (SteerabilityReport, "report"), "predict": (WalkStrips, "predictions")}.get(subcommand)
+        if writer is not None:
+            parser.add_lightning_class_args(writer[0], writer[1])
+            parser.link_arguments("overwrite", f"{writer[1]}.overwrite")
+        return parser
 
     def before_instantiate_classes(self) -> None:
-        sub = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
-        ckpt_path = sub.get("ckpt_path") if self.subcommand == "fit" else None
-        _refuse_overwrite(sub.get("checkpoint.dirpath"), ckpt_path, sub.get("overwrite", False))
+        """fit must not write over another run; validate, test and predict write no checkpoints."""
+        if self.subcommand == "fit":
+            sub = self.config["fit"]
+            _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         sub = self.config[self.subcommand] if self.subcommand else self.config
         config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(yaml.safe_load(config_yaml), config_yaml)]
+        provenance = Provenance(yaml.safe_load(config_yaml), config_yaml)
+        for callback in callbacks:
+            if isinstance(callback, SteerabilityReport):
+                callback.made_by = provenance.record
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:
-        """Read --ckpt_path through steer's safe loader first: a damaged file is one clear error."""
+        """Read --ckpt_path through steer's safe loader: a damaged file is one clear error.
+
+        Unlike LightningCLI's, the checkpoint's hyper_parameters are not merged into the config:
+        ``--ckpt_path`` never changes the config (the config and command line say what runs).
+        """
         sub = self.config.get(self.config.get("subcommand") or "", {})
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume_state = None
@@ -224,10 +246,30 @@ class SteerCLI(LightningCLI):
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
             self._resume_state = ckpt["state_dict"]
-        super()._parse_ckpt_path()
 
     def before_fit(self) -> None:
         """A checkpoint to resume from must hold this model's weights, not another model's."""
+        self._check_checkpoint_fits()
+
+    def before_validate(self) -> None:
+        self._check_loop("validation_step", "validate", "it has no validation step")
+
+    def before_test(self) -> None:
+        self._check_loop("test_step", "test", "it has no walk whose steerability to measure (a walk run has)")
+
+    def before_predict(self) -> None:
+        self._check_loop("predict_step", "predict", "it has no walk to make walked images with (a walk run has)")
+
+    def _check_loop(self, step: str, subcommand: str, why: str) -> None:
+        """The model must have the loop's step (test, predict: and a walk), and --ckpt_path must hold its weights."""
+        from pytorch_lightning.utilities.model_helpers import is_overridden
+
+        no_walk = subcommand != "validate" and getattr(self.model, "walk", None) is None
+        if not is_overridden(step, self.model, LightningModule) or no_walk:
+            raise SteerError(f"{type(self.model).__name__} cannot {subcommand}: {why}.")
+        self._check_checkpoint_fits()
+
+    def _check_checkpoint_fits(self) -> None:
         if self._resume_state is None:
             return
         from steer.checkpoint import describe_mismatch
@@ -243,6 +285,15 @@ class SteerCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
+        finish_wandb(self.trainer)
+
+    def after_validate(self) -> None:
+        finish_wandb(self.trainer)
+
+    def after_test(self) -> None:
+        finish_wandb(self.trainer)
+
+    def after_predict(self) -> None:
         finish_wandb(self.trainer)
 
 

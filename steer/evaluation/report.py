@@ -19,9 +19,10 @@ from steer.media import grid, pil, save_gif  # noqa: E402
 REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif", "attributes.png")
 
 
-def check_report_dir(out: Path, overwrite: bool) -> None:
-    """Refuse ``out`` if it holds a steerability report, unless ``overwrite`` (before any slow work)."""
-    check_out_dir(out, overwrite, REPORT_FILES)
+def check_report_dir(out: Path, overwrite: bool, option: str = "--out") -> None:
+    """Refuse ``out`` (named by ``option``) if it holds a steerability report, unless ``overwrite`` (before any slow
+    work)."""
+    check_out_dir(out, overwrite, REPORT_FILES, option)
 
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
