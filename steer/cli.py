@@ -255,17 +255,18 @@ class SteerCLI(LightningCLI):
         self._check_loop("validation_step", "validate", "it has no validation step")
 
     def before_test(self) -> None:
-        self._check_loop("test_step", "test", "it has no walk whose steerability to measure (a walk run has)")
+        self._check_loop("test_step", "test", "only a walk run (steer.modules.WalkModule) measures its steerability "
+                         "as a test loop; measure the walk of another run with evaluate.py steerability --checkpoint")
 
     def before_predict(self) -> None:
-        self._check_loop("predict_step", "predict", "it has no walk to make walked images with (a walk run has)")
+        self._check_loop("predict_step", "predict", "only a walk run (steer.modules.WalkModule) predicts walked "
+                         "images")
 
     def _check_loop(self, step: str, subcommand: str, why: str) -> None:
-        """The model must have the loop's step (test, predict: and a walk), and --ckpt_path must hold its weights."""
+        """The model must have the loop's step, and --ckpt_path must hold its weights."""
         from pytorch_lightning.utilities.model_helpers import is_overridden
 
-        no_walk = subcommand != "validate" and getattr(self.model, "walk", None) is None
-        if not is_overridden(step, self.model, LightningModule) or no_walk:
+        if not is_overridden(step, self.model, LightningModule):
             raise SteerError(f"{type(self.model).__name__} cannot {subcommand}: {why}.")
         self._check_checkpoint_fits()
 

@@ -7,9 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, run_script
-from steer.data.latents import LatentDataModule
 from steer.edits import Zoom
-from steer.errors import SteerError
 from steer.evaluation.steerability import measure
 from steer.restore import load_module
 
@@ -92,11 +90,11 @@ def test_validate_runs_on_the_existing_run_folder(run):
     assert "val/loss" in result.stdout and unchanged(run) == before
 
 
-def test_test_of_a_module_without_a_walk_is_one_clear_line(tmp_path):
+def test_test_of_a_run_that_is_not_a_walk_run_is_one_clear_line(tmp_path):
     result = run_script("train.py", "test", "--config", str(ROOT / "configs/sprites/gan_white.yaml"),
                         "--trainer.logger", "false", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert "GANModule cannot test: it has no walk" in result.stderr
+    assert "GANModule cannot test: only a walk run" in result.stderr and "evaluate.py steerability" in result.stderr
 
 
 def test_test_with_a_checkpoint_of_another_model_is_refused(run, tmp_path):
@@ -104,19 +102,6 @@ def test_test_with_a_checkpoint_of_another_model_is_refused(run, tmp_path):
     result = on_run(run, "test", *other)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "was saved by another model" in result.stderr
-
-
-def test_a_test_set_smaller_than_the_number_of_ranks_is_refused():
-    from types import SimpleNamespace
-
-    from steer.generators import DCGAN
-
-    data = LatentDataModule(test_size=3)
-    module = SimpleNamespace(generator=DCGAN(latent_dim=6, resolution=8, width=2), edit=Zoom())
-    data.trainer = SimpleNamespace(lightning_module=module, global_rank=0, world_size=4)
-    with pytest.raises(SteerError, match=r"data.test_size \(3\) must be at least the number of ranks \(4\)"):
-        data.test_dataloader()
-
 
 
 def test_test_on_two_cpu_ranks_reports_the_numbers_of_measure_over_all_test_latents(run, tmp_path):
