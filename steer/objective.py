@@ -8,7 +8,7 @@ Training, validation and evaluation all compute their pairs here.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import torch
 from torch import Tensor
@@ -46,6 +46,15 @@ def steer_pair(
     source = source.detach()
     target, mask = edit(source, alpha)
     return Pair(walked_image(generator, edit, walk, z, alpha, y), target, mask, source)
+
+
+def steer_grid(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alphas: Tensor,
+               y: Optional[Tensor] = None) -> Iterator[Pair]:
+    """The pair at each α row of ``alphas`` (A, sliders) in turn, for the same latents; G(z) runs once."""
+    with torch.no_grad():
+        source = generator(z, y)
+    for alpha in alphas:
+        yield steer_pair(generator, edit, walk, z, repeat_alpha(alpha, len(z), z), y, source)
 
 
 def walked_image(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,

@@ -73,9 +73,10 @@ def test_num_nodes_passes_through_two_single_process_nodes_train_one_walk(tiny_c
     assert_disjoint_latents_and_one_walk(recorded(tmp_path / "probe"), tmp_path / "ckpt" / "last.ckpt")
 
 
-def test_a_validation_set_smaller_than_the_number_of_ranks_is_refused():
-    data = LatentDataModule(val_size=3)
+@pytest.mark.parametrize("loop", ["val", "test", "predict"])
+def test_a_validation_test_or_predict_set_smaller_than_the_number_of_ranks_is_refused(loop):
+    data = LatentDataModule(**{f"{loop}_size": 3})
     module = SimpleNamespace(generator=DCGAN(latent_dim=6, resolution=8, width=2), edit=Zoom())
     data.trainer = SimpleNamespace(lightning_module=module, global_rank=0, world_size=4)
-    with pytest.raises(SteerError, match=r"data.val_size \(3\) must be at least the number of ranks \(4\)"):
-        data.val_dataloader()
+    with pytest.raises(SteerError, match=rf"data.{loop}_size \(3\) must be at least the number of ranks \(4\)"):
+        getattr(data, f"{loop}_dataloader")()

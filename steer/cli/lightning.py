@@ -12,12 +12,15 @@ import yaml
 from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint import atomic_write, describe_mismatch, load
 from steer.checkpoint_io import with_atomic_checkpoints
 from steer.config import explain_config_error
 from steer.errors import SteerError
+from steer.evaluation.test_report import SteerabilityReport
+from steer.evaluation.walk_strips import WalkStrips
 from steer.formats.provenance import frozen, provenance
 from steer.formats.record import RECORD_KEY
 from steer.reports.wandb import finish_wandb, wandb_logger_config
@@ -118,22 +121,42 @@ class SteerCLI(LightningCLI):
             "checkpoint.mode": "min",
         })
         parser.add_argument("--overwrite", type=bool, default=False,
-                            help="Let a new run replace the checkpoints in --checkpoint.dirpath.")
+                            help="fit: let a new run replace the checkpoints in --checkpoint.dirpath; test, predict: "
+                                 "replace the report or strips already in their folder.")
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        """The subcommand's parser; test writes a steerability report (--report.out), predict strips
+        (--predictions.out)."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        writer = {"test": (SteerabilityReport, "report"), "predict": (WalkStrips, "predictions")}.get(subcommand)
+        if writer is not None:
+            parser.add_lightning_class_args(writer[0], writer[1])
+            parser.link_arguments("overwrite", f"{writer[1]}.overwrite")
+        return parser
 
     def before_instantiate_classes(self) -> None:
-        sub = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
-        ckpt_path = sub.get("ckpt_path") if self.subcommand == "fit" else None
-        _refuse_overwrite(sub.get("checkpoint.dirpath"), ckpt_path, sub.get("overwrite", False))
+        """fit must not write over another run; validate, test and predict write no checkpoints."""
+        if self.subcommand == "fit":
+            sub = self.config["fit"]
+            _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         sub = self.config[self.subcommand] if self.subcommand else self.config
         config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(yaml.safe_load(config_yaml), config_yaml)]
+        provenance = Provenance(yaml.safe_load(config_yaml), config_yaml)
+        for callback in callbacks:
+            if isinstance(callback, SteerabilityReport):
+                callback.config = provenance.config
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:
-        """Read --ckpt_path through steer's safe loader first: a damaged file is one clear error."""
+        """Read --ckpt_path through steer's safe loader: a damaged file is one clear error.
+
+        Unlike LightningCLI's, the checkpoint's hyper_parameters are not merged into the config:
+        ``--ckpt_path`` never changes the config (the config and command line say what runs).
+        """
         sub = self.config.get(self.config.get("subcommand") or "", {})
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume_state = None
@@ -142,10 +165,29 @@ class SteerCLI(LightningCLI):
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
             self._resume_state = ckpt["state_dict"]
-        super()._parse_ckpt_path()
 
     def before_fit(self) -> None:
         """A checkpoint to resume from must hold this model's weights, not another model's."""
+        self._check_checkpoint_fits()
+
+    def before_validate(self) -> None:
+        self._check_loop("validation_step", "validate", "it has no validation step")
+
+    def before_test(self) -> None:
+        self._check_loop("test_step", "test", "only a walk run (steer.modules.WalkModule) measures its steerability "
+                         "as a test loop; measure the walk of another run with evaluate.py steerability --checkpoint")
+
+    def before_predict(self) -> None:
+        self._check_loop("predict_step", "predict", "only a walk run (steer.modules.WalkModule) predicts walked "
+                         "images")
+
+    def _check_loop(self, step: str, subcommand: str, why: str) -> None:
+        """The model must have the loop's step, and --ckpt_path must hold its weights."""
+        if not is_overridden(step, self.model, LightningModule):
+            raise SteerError(f"{type(self.model).__name__} cannot {subcommand}: {why}.")
+        self._check_checkpoint_fits()
+
+    def _check_checkpoint_fits(self) -> None:
         if self._resume_state is None:
             return
         mismatch = describe_mismatch(self.model, self._resume_state)
@@ -160,3 +202,13 @@ class SteerCLI(LightningCLI):
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
         finish_wandb(self.trainer)
+
+    def after_validate(self) -> None:
+        finish_wandb(self.trainer)
+
+    def after_test(self) -> None:
+        finish_wandb(self.trainer)
+
+    def after_predict(self) -> None:
+        finish_wandb(self.trainer)
+

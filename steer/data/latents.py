@@ -21,6 +21,17 @@ from steer.seeding import rng
 
 Batch = dict[str, Tensor]
 Sampler = Callable[[int, torch.Generator], Batch]
+LatentSampler = Callable[[int, torch.Generator], tuple[Tensor, Optional[Tensor]]]  # Generator.sample
+
+
+def evaluation_latents(sample: LatentSampler, n: int, batch_size: int,
+                       seed: int) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
+    """The evaluation's ``n`` latents and classes on the CPU: batches of ``batch_size`` drawn in turn from
+    ``rng(seed, "evaluate")`` by ``sample`` (a generator's ``sample``). The steerability measure and the test
+    loop both evaluate these."""
+    g = rng(seed, "evaluate")
+    for start in range(0, n, batch_size):
+        yield sample(min(batch_size, n - start), g)
 
 
 class LatentStream(IterableDataset):
@@ -43,22 +54,43 @@ class LatentStream(IterableDataset):
             index += stride
 
 
+class Batches(IterableDataset):
+    """Ready-made batches of one rank, in order. Iterable, so that Lightning adds no DistributedSampler that would
+    split the rank's share of a fixed set once more."""
+
+    def __init__(self, batches: list[Batch]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 class LatentDataModule(LightningDataModule):
     """Streams (z, y, α) for the attached LightningModule's generator and edit.
 
     The module must have ``generator`` (Generator contract) and ``edit`` (Edit
     contract); ``setup`` reads them from the trainer, so one config section
     (model) names them once. Validation is a fixed set of ``val_size`` latents,
-    split disjointly across ranks; the module evaluates each on the edit's
-    test α grid.
+    the test (steerability) set the ``test_size`` evaluation latents
+    (:func:`evaluation_latents`, as ``evaluate.py steerability`` draws them) and
+    prediction a fixed set of ``predict_size``; each set is split disjointly
+    across ranks (latent i goes to rank i mod world size), and the module
+    evaluates each latent on the edit's test α grid.
     """
 
-    def __init__(self, batch_size: int = 16, seed: int = 0, val_size: int = 64, num_workers: int = 0) -> None:
+    def __init__(self, batch_size: int = 16, seed: int = 0, val_size: int = 64, num_workers: int = 0,
+                 test_size: int = 500, predict_size: int = 8) -> None:
         super().__init__()
-        for name, value, least in (("batch_size", batch_size, 1), ("val_size", val_size, 1), ("num_workers", num_workers, 0)):
+        for name, value, least in (("batch_size", batch_size, 1), ("val_size", val_size, 1),
+                                   ("num_workers", num_workers, 0), ("test_size", test_size, 1),
+                                   ("predict_size", predict_size, 1)):
             if value < least:
                 raise SteerError(f"data.{name} must be ≥ {least}, got {value}.")
         self.batch_size, self.seed, self.val_size, self.num_workers = batch_size, seed, val_size, num_workers
+        self.test_size, self.predict_size = test_size, predict_size
         self.position = 0  # index of the next training batch
         self.stream: Optional[LatentStream] = None
 
@@ -86,16 +118,31 @@ class LatentDataModule(LightningDataModule):
         return DataLoader(self.stream, batch_size=None, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
+        return self._fixed_set("val_size", self._sampler()(self.val_size, rng(self.seed, "val")))
+
+    def test_dataloader(self) -> DataLoader:
+        generator = self.trainer.lightning_module.generator
+        batches = list(evaluation_latents(generator.sample, self.test_size, self.batch_size, self.seed))
+        full = {"z": torch.cat([z for z, _ in batches])}
+        if batches[0][1] is not None:
+            full["y"] = torch.cat([y for _, y in batches])
+        return self._fixed_set("test_size", full)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._fixed_set("predict_size", self._sampler()(self.predict_size, rng(self.seed, "predict")))
+
+    def _fixed_set(self, option: str, full: Batch) -> DataLoader:
+        """This rank's share of a fixed set of latents (latent i on rank i mod world), in batches, with indices."""
         rank, world = self._ranks()
-        if self.val_size < world:  # a rank without validation batches would leave the others waiting to sync
-            raise SteerError(f"data.val_size ({self.val_size}) must be at least the number of ranks ({world}), "
-                             "so that every rank validates a share of the fixed validation set.")
-        full = self._sampler()(self.val_size, rng(self.seed, "val"))
-        full["index"] = torch.arange(self.val_size)
+        size = len(full["z"])
+        if size < world:  # a rank without batches would leave the others waiting to sync
+            raise SteerError(f"data.{option} ({size}) must be at least the number of ranks ({world}), "
+                             "so that every rank evaluates a share of the fixed set of latents.")
+        full["index"] = torch.arange(size)
         shard = {k: v[rank::world] for k, v in full.items()}
         chunks = [{k: v[i : i + self.batch_size] for k, v in shard.items()}
                   for i in range(0, len(shard["z"]), self.batch_size)]
-        return DataLoader(chunks, batch_size=None)
+        return DataLoader(Batches(chunks), batch_size=None)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         trainer = self.trainer

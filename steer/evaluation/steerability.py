@@ -7,16 +7,15 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
+from steer.data.latents import evaluation_latents
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
-from steer.losses import MaskedL2
-from steer.objective import repeat_alpha, steer_pair
-from steer.seeding import rng
+from steer.objective import steer_grid
+from steer.steerability_metric import SteerabilityMetric
 from steer.walks import Walk
-
-masked_l2 = MaskedL2()
 
 
 @dataclass
@@ -87,25 +86,6 @@ def follow_limits(edit: Edit, alphas: Tensor, achieved: Tensor, fraction: float)
     return next(iter(out.values())) if edit.sliders == 1 else out
 
 
-def _registration_line(edit: Edit, alphas: Tensor, points: int) -> tuple[Tensor, Tensor]:
-    """Offsets c (P,) and unit directions u (A, sliders): candidate graph α = c·u along each α's own axis."""
-    g = edit.walk_alpha(alphas)
-    reach = 1.5 * g.norm(dim=1).max().clamp_min(1e-6)
-    return torch.linspace(-1, 1, points) * reach, g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)
-
-
-def _parabola_minimum(c: Tensor, errors: Tensor) -> Tensor:
-    """Per row, the minimum of ``errors`` over the grid ``c``, refined by the parabola through its neighbours."""
-    best = errors.argmin(1)
-    inner = best.clamp(1, len(c) - 2)
-    rows = torch.arange(len(errors))
-    left, mid, right = errors[rows, inner - 1], errors[rows, inner], errors[rows, inner + 1]
-    curvature = left - 2 * mid + right
-    shift = torch.where(curvature > 0, 0.5 * (left - right) / curvature.clamp_min(1e-12), torch.zeros_like(mid))
-    refined = c[inner] + shift.clamp(-1, 1) * (c[1] - c[0])
-    return torch.where(best == inner, refined, c[best])
-
-
 def check_options(n: int, batch_size: int, fraction: float) -> None:
     """The options of :func:`measure` that a user sets, checked before any work."""
     if n < 1 or batch_size < 1:
@@ -139,41 +119,17 @@ def measure(
     check_options(n, batch_size, fraction)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
     device = next(generator.parameters(), torch.empty(0)).device
-    offsets, units = _registration_line(edit, alphas, registration_points)
-    A, P = len(alphas), registration_points
-    # Sums stay on the device and every α is moved there once: no host-device round trip per α.
-    walk_sum, base_sum, reg_sum = (torch.zeros(A, device=device), torch.zeros(A, device=device),
-                                   torch.zeros(A, P, device=device))
-    grid_alphas = alphas.to(device)
-    candidates = torch.stack([torch.stack([edit.alpha_from_walk(offsets[p] * units[a:a + 1])[0] for p in range(P)])
-                              for a in range(A)]).to(device)  # (A, P, sliders): the registration line's α'
-    frames, targets = [], []
-    g = rng(seed, "evaluate")
-    done = 0
-    while done < n:
-        b = min(batch_size, n - done)
-        z, y = generator.sample(b, g, device)
-        source = generator(z, y)
-        batch_frames, batch_targets = [], []
-        for a, alpha in enumerate(grid_alphas):
-            pair = steer_pair(generator, edit, walk, z, repeat_alpha(alpha, b, z), y, source)
-            walk_sum[a] += masked_l2(pair.walked, pair.target, pair.mask, "none").sum()
-            base_sum[a] += masked_l2(source, pair.target, pair.mask, "none").sum()
-            for p in range(P):
-                moved, mask = edit(source, repeat_alpha(candidates[a, p], b, z))
-                reg_sum[a, p] += masked_l2(pair.walked, moved, mask, "none").sum()
-            if done == 0:
-                batch_frames.append(pair.walked[:keep].cpu())
-                batch_targets.append((pair.target * pair.mask)[:keep].cpu())
-        if done == 0:
-            frames, targets = torch.stack(batch_frames), torch.stack(batch_targets)
-        done += b
-        if progress:
-            print(f"\revaluating: {done}/{n} latents", end="", flush=True)
-    if progress:
-        print()
-    walk_sum, base_sum, reg_sum = walk_sum.cpu(), base_sum.cpu(), reg_sum.cpu()
-    achieved = edit.alpha_from_walk(_parabola_minimum(offsets, reg_sum)[:, None] * units)
-    identity = (edit.walk_alpha(alphas) == 0).all(1)
-    achieved[identity] = alphas[identity]
-    return Steerability(edit, alphas, walk_sum / n, base_sum / n, achieved, fraction, frames, targets, n)
+    metric = SteerabilityMetric(edit, alphas, registration_points).to(device)
+    grid_alphas = alphas.to(device)  # every α is moved to the device once
+    frames, targets = [], []  # of the first batch, for pictures
+    for z, y in tqdm(evaluation_latents(generator.sample, n, batch_size, seed), desc="evaluating", unit="batch",
+                     total=-(-n // batch_size), disable=not progress):
+        z, y = z.to(device), (y.to(device) if y is not None else None)
+        for a, pair in enumerate(steer_grid(generator, edit, walk, z, grid_alphas, y)):
+            metric.update(pair.walked, pair.target, pair.mask, pair.source, a)
+            if len(frames) < len(alphas):
+                frames.append(pair.walked[:keep].cpu())
+                targets.append((pair.target * pair.mask)[:keep].cpu())
+    values = metric.compute()
+    return Steerability(edit, alphas, values.walk_error, values.baseline_error, values.achieved, fraction,
+                        torch.stack(frames), torch.stack(targets), n)

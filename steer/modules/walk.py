@@ -16,15 +16,17 @@ from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import grid, log_image
-from steer.objective import repeat_alpha, steer_pair
+from steer.objective import steer_grid, steer_pair
+from steer.steerability_metric import SteerabilityMetric, SteerabilityValues
 from steer.walks import LinearWalk, Walk
 
 WalkFactory = Callable[[int, int, Optional[int]], Walk]
 
-# The validation errors are torchmetrics states, synced across ranks by compute(): Lightning's hint to sync the
-# logged values again does not apply to them.
+# The validation and test errors are torchmetrics states, synced across ranks by compute(): Lightning's hint to
+# sync the logged values again does not apply to them.
 warnings.filterwarnings(
-    "ignore", message=r"It is recommended to use `self\.log\('val/(walk_error/[^']*|baseline_error/[^']*|loss)', "
+    "ignore", message=r"It is recommended to use `self\.log\('(val|test)/(walk_error/[^']*|baseline_error/[^']*|"
+                      r"achieved_alpha/[^']*|loss)', "
 )
 
 
@@ -35,7 +37,11 @@ class WalkModule(LightningModule):
     is the only trainable part. Batches are dicts with ``z``, ``alpha`` and, for
     a conditional generator, ``y`` (see LatentDataModule). Validation measures
     the masked L2 of the walk and of the unwalked image at every α of the
-    edit's test grid, as metrics that sync across ranks.
+    edit's test grid, as metrics that sync across ranks. Test (``train.py
+    test``) measures the steerability on the test latents: per test α the
+    walk and baseline errors and the achieved α (SteerabilityMetric), logged
+    as ``test/…`` and kept in ``steerability_values``. Predict returns the
+    walk across the test α and the edit targets for each latent.
 
     Speed options (docs/PERFORMANCE.md): ``compile`` runs the frozen generator
     through ``torch.compile`` (compiled on the first step of each batch shape);
@@ -73,6 +79,8 @@ class WalkModule(LightningModule):
         self.register_buffer("test_alphas", edit.test_alphas(), persistent=False)
         self.val_walk = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
         self.val_base = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
+        self.steerability = SteerabilityMetric(edit, self.test_alphas)
+        self.steerability_values: Optional[SteerabilityValues] = None  # of the last test run
         if channels_last:
             self.generator.to(memory_format=torch.channels_last)
         if compile:
@@ -139,11 +147,9 @@ class WalkModule(LightningModule):
         self._check_finite()
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        z, y = batch["z"], batch.get("y")
-        source = self.generator(z, y)
         walked_row, target_row = [], []
-        for k, alpha in enumerate(self.test_alphas):
-            pair = steer_pair(self.generator, self.edit, self.walk, z, repeat_alpha(alpha, len(z), z), y, source)
+        for k, pair in enumerate(steer_grid(self.generator, self.edit, self.walk, batch["z"], self.test_alphas,
+                                            batch.get("y"))):
             self.val_walk[k].update(MaskedL2()(pair.walked, pair.target, pair.mask, reduction="none"))
             self.val_base[k].update(MaskedL2()(pair.source, pair.target, pair.mask, reduction="none"))
             if batch_idx == 0:
@@ -168,6 +174,36 @@ class WalkModule(LightningModule):
             self.val_walk[k].reset()
             self.val_base[k].reset()
         self.log("val/loss", torch.stack(walk_errors).mean(), prog_bar=True)
+
+    # -- test: the steerability evaluation as a Lightning loop; predict: walked images ------------
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Add the batch to the steerability metric; returns the walk and the masked edit targets of its first
+        ``strip_latents`` latents, ``walked`` and ``target`` (A, K, C, H, W), for pictures."""
+        walked, target = [], []
+        for k, pair in enumerate(steer_grid(self.generator, self.edit, self.walk, batch["z"], self.test_alphas,
+                                            batch.get("y"))):
+            self.steerability.update(pair.walked, pair.target, pair.mask, pair.source, k)
+            walked.append(pair.walked[: self.strip_latents])
+            target.append((pair.target * pair.mask)[: self.strip_latents])
+        return {"walked": torch.stack(walked), "target": torch.stack(target)}
+
+    def on_test_epoch_end(self) -> None:
+        values = self.steerability_values = self.steerability.compute()
+        self.steerability.reset()
+        sliders = self.edit.slider_names if self.edit.sliders > 1 else [None]
+        for k, alpha in enumerate(self.test_alphas.cpu()):
+            label = self.edit.describe(alpha)
+            self.log(f"test/walk_error/{label}", float(values.walk_error[k]))
+            self.log(f"test/baseline_error/{label}", float(values.baseline_error[k]))
+            for s, name in enumerate(sliders):
+                self.log(f"test/achieved_alpha/{label}" + (f"/{name}" if name else ""), float(values.achieved[k, s]))
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Per latent of the batch: the walk across the test α and the masked edit targets, ``walked`` and
+        ``target`` (N, A, C, H, W), and the latent's ``index`` in the prediction set."""
+        pairs = list(steer_grid(self.generator, self.edit, self.walk, batch["z"], self.test_alphas, batch.get("y")))
+        return {"walked": torch.stack([p.walked for p in pairs], 1),
+                "target": torch.stack([p.target * p.mask for p in pairs], 1), "index": batch["index"]}
 
 
 def _nonfinite(value: float, step: int, batch: Optional[int]) -> SteerError:

@@ -21,27 +21,33 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pytorch_lightning import Trainer  # noqa: E402
+
 from steer.checkpoint import atomic_write  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
 
 Writer = Callable[[Path], object]  # writes one file at the path it is given
 
 
-def check_out_dir(out: Path, overwrite: bool, files: Sequence[str]) -> None:
-    """Refuse a folder that already holds any of ``files``, unless ``overwrite``; refuse unwritable places."""
+def check_out_dir(out: Path, overwrite: bool, files: Sequence[str], option: str = "--out") -> None:
+    """Refuse a folder that already holds any of ``files``, unless ``overwrite``; refuse unwritable places.
+
+    ``option``: the command-line option that names the folder, for the messages.
+    """
     if out.exists() and not out.is_dir():
-        raise SteerError(f"--out {out} is a file; give a folder for the report.")
+        raise SteerError(f"{option} {out} is a file; give a folder for the report.")
     parent = next((p for p in out.parents if p.exists()), None)
     if not out.exists() and parent is not None and not parent.is_dir():
-        raise SteerError(f"--out {out} cannot be created: {parent} is a file, not a folder. Choose another --out.")
+        raise SteerError(f"{option} {out} cannot be created: {parent} is a file, not a folder. "
+                         f"Choose another {option}.")
     nearest = out if out.exists() else parent
     if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
-        where = f"--out {out}" if nearest == out else f"--out {out} cannot be created: {nearest}"
+        where = f"{option} {out}" if nearest == out else f"{option} {out} cannot be created: {nearest}"
         raise SteerError(f"{where} is not writable. Choose a writable folder for the report.")
     existing = [f for f in files if (out / f).exists()]
     if existing and not overwrite:
         raise SteerError(
-            f"{out} already holds a report ({', '.join(existing)}); choose another --out or pass --overwrite."
+            f"{out} already holds a report ({', '.join(existing)}); choose another {option} or pass --overwrite."
         )
 
 
@@ -90,3 +96,12 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 def save_json(data: object, path: Path) -> Path:
     """``data`` as indented JSON, written atomically."""
     return atomic_write(path, lambda f: f.write(json.dumps(data, indent=2).encode()))
+
+
+def beside_checkpoint(trainer: Trainer, name: str) -> Path:
+    """The folder ``name`` beside the checkpoint a validate/test/predict run loaded (``--ckpt_path``); without
+    one, in the run's checkpoint folder, else in the trainer's root folder."""
+    if trainer.ckpt_path:
+        return Path(trainer.ckpt_path).parent / name
+    ckpt = trainer.checkpoint_callback
+    return Path(getattr(ckpt, "dirpath", None) or trainer.default_root_dir) / name

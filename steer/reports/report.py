@@ -47,10 +47,11 @@ class Report:
     generator: nn.Module | None = None  # what the report is about: its spec and weights hash go into the provenance
 
 
-def check_report_folder(out: Path, overwrite: bool) -> None:
-    """Refuse ``out`` before any slow work if it already holds files, unless ``overwrite``; refuse unwritable places."""
+def check_report_folder(out: Path, overwrite: bool, option: str = "--out") -> None:
+    """Refuse ``out`` (named by ``option``) before any slow work if it already holds files, unless ``overwrite``;
+    refuse unwritable places."""
     held = sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
-    check_out_dir(out, overwrite, held)
+    check_out_dir(out, overwrite, held, option)
 
 
 def format_table(table: Table) -> str:
