@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, run_script
 
 import evaluate
 import train
@@ -29,7 +28,9 @@ from steer.edits import Color, Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import measure
 from steer.generators import DCGAN, digiface
+from steer.restore import training_factors
 from steer.walks import LinearWalk
+from tests.support.scripts import ROOT, run_script
 
 TINY = ROOT / "tests" / "configs" / "tiny_walk.yaml"
 DIGIFACE = ROOT / "configs" / "digiface" / "zoom_linear.yaml"
@@ -419,3 +420,31 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_previous_file(tmp_path, m
                r"writing .*walk.ckpt failed: No space left on device; nothing was written there.")
     assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]  # no temporary file left
     assert torch.equal(steer_checkpoint.load(path)["w"], torch.ones(3))
+
+
+# Discovery and comparison commands: one clear error, nothing written.
+TINY_GAN = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
+SHIFT = {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 3}}
+
+
+@pytest.mark.parametrize("command, options, words", [
+    (evaluate.directions, {"method": "sefa", "checkpoint": "x.ckpt", "generator": TINY_GAN}, "not both"),
+    (evaluate.directions, {"method": "sefa", "generator": TINY_GAN, "k": 0}, "1 to latent_dim=8 directions"),
+    (evaluate.trajectories, {"edit": SHIFT, "ts": [1.0], "generator": TINY_GAN, "loss": "l1"}, "must be lowpass or mse"),
+    (evaluate.trajectories, {"edit": {"class_path": "steer.edits.ShiftX", "init_args": {"shift": 3}},
+                             "ts": [1.0], "generator": TINY_GAN}, "has no option 'shift'"),
+    (evaluate.compare, {"reports": ["a=nowhere"]}, "no metrics.json"),
+])
+def test_discovery_command_refuses_bad_input_and_writes_nothing(tmp_path, command, options, words):
+    out = tmp_path / "report"
+    with pytest.raises(SteerError, match=words):
+        command(out=str(out), **({"wandb": False} if command is not evaluate.compare else {}), **options)
+    assert not out.exists()
+
+
+def test_steerability_refuses_data_that_are_not_sprites(tmp_path):
+    config = tmp_path / "faces.yaml"
+    config.write_text("data:\n  class_path: steer.data.LatentDataModule\n")
+
+    with pytest.raises(SteerError, match="has no sprites data.*config of the sprites model"):
+        training_factors({}, None, str(config))

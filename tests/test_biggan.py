@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from pytorch_pretrained_biggan import BigGAN as PackageBigGAN
-from tiny_generators import save_biggan
 
 from steer.errors import SteerError
 from steer.generators import BigGAN
+from tests.support.tiny_generators import save_biggan
 
 
 @pytest.fixture(scope="module")

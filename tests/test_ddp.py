@@ -1,4 +1,4 @@
-"""DDP over gloo on CPU: train.py with two processes, each recording what it saw (tests/probes.py)."""
+"""DDP over gloo on CPU: train.py with two processes, each recording what it saw (tests/support/probes.py)."""
 
 import socket
 from pathlib import Path
@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from conftest import run_script, start_script
 from steer.data.latents import LatentDataModule
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN
+from tests.support.scripts import run_script, start_script
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 
@@ -19,7 +19,7 @@ STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 def fit_args(config: Path, probe: Path, *more: str) -> list[str]:
     return ["fit", "--config", str(config), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
             "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu",
-            "--trainer.callbacks+=probes.RecordRank", f"--trainer.callbacks.out={probe}", *more]
+            "--trainer.callbacks+=tests.support.probes.RecordRank", f"--trainer.callbacks.out={probe}", *more]
 
 
 def recorded(probe: Path) -> list[dict]:

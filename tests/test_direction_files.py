@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from known_direction import ZoomingGenerator
 
 from steer.discovery import Directions, load_directions, save_directions
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import measure
 from steer.walks import WALKS, DirectionWalk
+from tests.support.known_direction import ZoomingGenerator
 
 SPEC = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 4}}
 

@@ -5,13 +5,13 @@ import re
 
 import pytest
 import torch
-from conftest import run_script
 from PIL import Image
 
 from evaluate import directions
 from steer.discovery import load_directions
 from steer.errors import SteerError
 from steer.walks import DirectionWalk
+from tests.support.scripts import run_script
 
 SPEC = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
 FILES = ("directions.pt", "directions.png", "directions.gif", "directions.json")
@@ -77,7 +77,7 @@ def test_existing_report_is_refused_unless_overwrite(tmp_path):
     assert json.loads((out / "directions.json").read_text())["method"] == "sefa"
 
 
-ZOOMING = {"class_path": "known_direction.ZoomingGenerator"}  # has neither first_projection nor features
+ZOOMING = {"class_path": "tests.support.known_direction.ZoomingGenerator"}  # has neither first_projection nor features
 
 
 @pytest.mark.parametrize("options, message", [

@@ -6,7 +6,6 @@ import pytest
 import torch
 from pytorch_lightning import Trainer
 
-from conftest import ROOT
 from steer.cli import SteerCLI
 from steer.data.sprites import Fixed, Uniform
 from steer.data.trajectories import TrajectoryDataModule
@@ -14,6 +13,7 @@ from steer.discovery.trajectories import Records, save_records
 from steer.errors import SteerError
 from steer.modules.factor_regressor import FactorRegressor
 from steer.restore import load_module
+from tests.support.scripts import ROOT
 
 D = 8
 U = torch.nn.functional.normalize(torch.randn(D, generator=torch.Generator().manual_seed(3)), dim=0)

@@ -4,8 +4,6 @@ import json
 
 import pytest
 import torch
-import wandb_offline
-from conftest import run_script
 from pytorch_lightning import Trainer
 
 from steer.adversarial import Hinge, NonSaturating
@@ -15,6 +13,8 @@ from steer.edits import ShiftX
 from steer.errors import SteerError
 from steer.generators import DCGAN
 from steer.modules import GANModule
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 
 
 def module(**options) -> GANModule:

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from conftest import run_script
 
 from evaluate import manifold as manifold_command
 from steer.discovery.manifold import MaskRegion, manifold, springs
@@ -12,6 +11,7 @@ from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
 from steer.losses import MaskedLPIPS
 from steer.seeding import rng
+from tests.support.scripts import run_script
 
 TINY = '{"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}'
 

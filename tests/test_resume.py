@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from conftest import run_script, start_script
+from tests.support.scripts import run_script, start_script
 
 STEPS, KILLED_AFTER = 6, 3
 
@@ -29,8 +29,9 @@ def test_a_run_killed_mid_training_and_resumed_from_last_ends_bitwise_equal_to_a
 
     # the killed run holds inside step KILLED_AFTER + 1 (after backward, before the optimizer step)
     log = tmp_path / "killed.log"
-    run = start_script("train.py", *fit_args(tiny_config, "killed"), "--trainer.callbacks+=probes.StallAt",
-                       f"--trainer.callbacks.step={KILLED_AFTER}", cwd=tmp_path, log=log)
+    run = start_script("train.py", *fit_args(tiny_config, "killed"),
+                       "--trainer.callbacks+=tests.support.probes.StallAt", f"--trainer.callbacks.step={KILLED_AFTER}",
+                       cwd=tmp_path, log=log)
     last = tmp_path / "killed" / "last.ckpt"
     try:
         deadline = time.monotonic() + 300

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-import wandb_offline
-from conftest import run_script
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 
 
 def test_tiny_walk_trains_logs_offline_and_writes_a_checkpoint_that_records_its_config(tiny_config, tmp_path):
@@ -40,7 +40,7 @@ def test_a_new_run_refuses_to_overwrite_another_runs_checkpoints(tiny_config, tm
     (["--model.init_args.walk.class_path", "steer.walks.Straight"], "LinearWalk, NNWalk"),
     (["--model.init_args.bogus", "3"], "has no option 'bogus'"),
     (["--data.init_args.batch_size", "0"], "data.batch_size must be ≥ 1"),
-    (["--model.init_args.edit.class_path", "faulty_parts.NaNEdit"], "loss became nan at step 0"),
+    (["--model.init_args.edit.class_path", "tests.support.faulty_parts.NaNEdit"], "loss became nan at step 0"),
     (["--model.init_args.walk.class_path", "steer.walks.ClassLinearWalk"], "unconditional"),
 ], ids=["unknown-edit", "unknown-walk", "unknown-key", "zero-batch", "nan-loss", "class-walk-on-unconditional"])
 def test_bad_training_input_gives_one_clear_line_and_exit_code_2(tiny_config, tmp_path, args, message):

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 import evaluate
-from conftest import run_script
-from steer.discovery.trajectories import (build_edit, load_records, save_records, sharpness, trajectories)
+from steer.discovery.trajectories import build_edit, load_records, save_records, sharpness, trajectories
 from steer.edits import Color, ShiftX, Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
 from steer.losses import MaskedL2, MaskedLowPass
+from tests.support.scripts import run_script
 
 U = torch.tensor([1.0, 1.0, 0.0, 0.0]) / math.sqrt(2)  # the shift direction
 PIXELS_PER_UNIT = 2.0

@@ -4,11 +4,11 @@ import pytest
 import torch
 from pytorch_lightning import Callback, Trainer
 
-from known_direction import ZoomingGenerator
 from steer.data import LatentDataModule
 from steer.edits import Zoom
 from steer.modules import WalkModule
 from steer.walks import LinearWalk
+from tests.support.known_direction import ZoomingGenerator
 
 
 class WatchGenerator(Callback):
