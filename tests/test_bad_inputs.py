@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import evaluate
+import steer
 import train
 from steer import checkpoint as steer_checkpoint
 from steer.cli import SteerCLI
@@ -28,6 +29,7 @@ from steer.edits import Color, Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import measure
 from steer.generators import DCGAN, digiface
+from steer.modules import WalkModule
 from steer.restore import training_factors
 from steer.walks import LinearWalk
 from tests.support.scripts import ROOT, run_script
@@ -430,7 +432,8 @@ SHIFT = {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 3}}
 @pytest.mark.parametrize("command, options, words", [
     (evaluate.directions, {"method": "sefa", "checkpoint": "x.ckpt", "generator": TINY_GAN}, "not both"),
     (evaluate.directions, {"method": "sefa", "generator": TINY_GAN, "k": 0}, "1 to latent_dim=8 directions"),
-    (evaluate.trajectories, {"edit": SHIFT, "ts": [1.0], "generator": TINY_GAN, "loss": "l1"}, "must be lowpass or mse"),
+    (evaluate.trajectories, {"edit": SHIFT, "ts": [1.0], "generator": TINY_GAN, "loss": "l1"},
+     "must be lowpass or mse"),
     (evaluate.trajectories, {"edit": {"class_path": "steer.edits.ShiftX", "init_args": {"shift": 3}},
                              "ts": [1.0], "generator": TINY_GAN}, "has no option 'shift'"),
     (evaluate.compare, {"reports": ["a=nowhere"]}, "no metrics.json"),
@@ -448,3 +451,46 @@ def test_steerability_refuses_data_that_are_not_sprites(tmp_path):
 
     with pytest.raises(SteerError, match="has no sprites data.*config of the sprites model"):
         training_factors({}, None, str(config))
+
+
+# The notebook API (steer.load, Steerable.images, load_from_checkpoint): one SteerError saying what to do.
+JOINT = ROOT / "checkpoints" / "sprites" / "joint_shift_x.ckpt"
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    (b"hello", "corrupted, truncated or not a PyTorch"),
+    ({"w": torch.zeros(1)}, "neither a steer checkpoint nor a direction"),
+], ids=["missing", "text", "foreign"])
+def test_load_refuses_a_file_steer_did_not_write(tmp_path, content, message):
+    path = tmp_path / "file.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        steer_checkpoint.save(content, path)
+    with pytest.raises(SteerError, match=message):
+        steer.load(path)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"alphas": [[1.0, 2.0]]}, r"shape \(A,\) or \(A, 1\) .* got shape \(1, 2\)"),
+    ({"alphas": [float("nan")]}, "alphas must be finite"),
+    ({"alphas": []}, "alphas must be finite"),
+    ({"z": torch.zeros(2, 3)}, r"z must be latents of shape \(N, \d+\), got \(2, 3\)"),
+    ({"classes": 1}, "unconditional; leave out classes"),
+], ids=["alpha-shape", "alpha-nan", "alpha-empty", "z-shape", "classes"])
+def test_images_refuse_bad_requests(options, message):
+    with pytest.raises(SteerError, match=message):
+        steer.load(JOINT).images(n=1, **options)
+
+
+def test_images_of_a_run_without_walk_say_what_to_do():
+    with pytest.raises(SteerError, match="holds a generator but no walk.*direction file"):
+        steer.load(ROOT / "checkpoints" / "sprites" / "gan_white.ckpt").images()
+
+
+def test_load_from_checkpoint_of_another_module_class_or_with_hparams_file():
+    with pytest.raises(SteerError, match="holds a GANModule, not a WalkModule; use GANModule.load_from_checkpoint"):
+        WalkModule.load_from_checkpoint(JOINT)
+    with pytest.raises(SteerError, match="leave out hparams_file"):
+        WalkModule.load_from_checkpoint(JOINT, hparams_file="hparams.yaml")
