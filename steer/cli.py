@@ -258,3 +258,9 @@ def finish_wandb(trainer: Trainer) -> None:
         import wandb
 
         wandb.finish()
+
+
+def main() -> None:
+    """The ``steer`` command: the Lightning subcommands (fit, validate, …) with steer's one-line errors."""
+    with user_errors():
+        SteerCLI()
