@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from steer.edits import Edit
 from steer.errors import SteerError
@@ -150,6 +151,7 @@ def measure(
     frames, targets = [], []
     g = rng(seed, "evaluate")
     done = 0
+    bar = tqdm(total=n, desc="evaluating", unit="latent", disable=not progress)
     while done < n:
         b = min(batch_size, n - done)
         z, y = generator.sample(b, g, device)
@@ -168,10 +170,8 @@ def measure(
         if done == 0:
             frames, targets = torch.stack(batch_frames), torch.stack(batch_targets)
         done += b
-        if progress:
-            print(f"\revaluating: {done}/{n} latents", end="", flush=True)
-    if progress:
-        print()
+        bar.update(b)
+    bar.close()
     walk_sum, base_sum, reg_sum = walk_sum.cpu(), base_sum.cpu(), reg_sum.cpu()
     achieved = edit.alpha_from_walk(_parabola_minimum(offsets, reg_sum)[:, None] * units)
     identity = (edit.walk_alpha(alphas) == 0).all(1)
