@@ -71,6 +71,7 @@ def no_checkpoints(folder: Path) -> bool:
 
 
 # -- train.py ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, message", [
     (["--config", "missing.yaml"], 'Parser key "config"'),
     (["--model.init_args.generator.class_path", "steer.generators.DCGAM"],
@@ -95,6 +96,7 @@ def test_train_config_errors(tmp_path, monkeypatch, capsys, extra, message):
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 def test_malformed_yaml_in_process(tmp_path, monkeypatch, capsys):
     """The subprocess version is tests/test_train_cli.py::test_malformed_yaml_is_refused; this pins the line."""
     monkeypatch.chdir(tmp_path)
@@ -104,6 +106,7 @@ def test_malformed_yaml_in_process(tmp_path, monkeypatch, capsys):
     assert "(line 2, column 1)" in line and "unicode string" not in line
 
 
+@pytest.mark.slow
 def test_empty_config_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty.yaml").write_text("")
@@ -111,6 +114,7 @@ def test_empty_config_file(tmp_path, monkeypatch, capsys):
     assert code == 2 and "empty.yaml is empty or not a YAML mapping of sections (model:, data:, trainer:)." in line
 
 
+@pytest.mark.slow
 def test_shift_larger_than_the_image(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = train_args(tmp_path, "--model.init_args.edit.class_path", "steer.edits.ShiftX")  # max_shift 32 > 16 px
@@ -119,6 +123,7 @@ def test_shift_larger_than_the_image(tmp_path, monkeypatch, capsys):
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("patch, message", [
     (("PACKAGE", "gan-face-generate-not-installed"), "which is not installed: run `pip install"),
     (("WEIGHTS", "gan_face_generate/missing.tar"), "is installed but"),
@@ -131,6 +136,7 @@ def test_digiface_weights_missing(tmp_path, monkeypatch, capsys, patch, message)
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 def test_lpips_weights_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
@@ -140,6 +146,7 @@ def test_lpips_weights_missing(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "torch_home").exists()  # nothing was downloaded
 
 
+@pytest.mark.slow
 def test_checkpoint_folder_below_a_regular_file(tmp_path, monkeypatch, capsys):
     """Stands for a folder that cannot be written (as root, chmod does not stop writes)."""
     monkeypatch.chdir(tmp_path)
@@ -150,6 +157,7 @@ def test_checkpoint_folder_below_a_regular_file(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "taken").read_text() == "a file, not a folder"
 
 
+@pytest.mark.slow
 def test_read_only_checkpoint_folder_simulated(tmp_path, monkeypatch, capsys):
     """Simulated: creating a file in the folder fails with EACCES, as in a read-only folder."""
     monkeypatch.chdir(tmp_path)
@@ -177,6 +185,7 @@ def evaluate_args(checkpoint: object, out: object, *extra: object) -> list[objec
             "--wandb", "false", *extra]
 
 
+@pytest.mark.slow
 def test_full_disk_while_training_saves_a_checkpoint(trained, tmp_path, monkeypatch, capsys):
     """Simulated: torch.save inside the checkpoint write writes half a file, then fails with ENOSPC."""
     monkeypatch.chdir(tmp_path)
@@ -195,6 +204,7 @@ def test_full_disk_while_training_saves_a_checkpoint(trained, tmp_path, monkeypa
     assert ckpts() == before  # best.ckpt and last.ckpt intact, no half-written file, no temporary file
 
 
+@pytest.mark.slow
 def test_resume_from_a_damaged_or_foreign_checkpoint_is_one_line(tmp_path, monkeypatch, capsys):
     assert run_main_ok(train, train_args(tmp_path), monkeypatch)
     last = tmp_path / "ckpt" / "last.ckpt"
@@ -224,6 +234,7 @@ def test_corrupted_checkpoint(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_text_file_given_as_checkpoint(trained, tmp_path, monkeypatch, capsys):
     config = trained.parent / "config.yaml"  # the config beside the checkpoint: an easy slip
     code, line = run_main(evaluate, evaluate_args(config, tmp_path / "r"), monkeypatch, capsys)
@@ -234,6 +245,7 @@ def test_text_file_given_as_checkpoint(trained, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_steer_checkpoint_without_its_config_record(trained, tmp_path, monkeypatch, capsys):
     ckpt = torch.load(trained, weights_only=True)
     ckpt["steer"] = {"version": ckpt["steer"]["version"]}
@@ -242,6 +254,7 @@ def test_steer_checkpoint_without_its_config_record(trained, tmp_path, monkeypat
     assert code == 2 and "is a damaged steer checkpoint" in line and not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_generator_of_another_resolution(trained, tmp_path, monkeypatch, capsys):
     other = '{"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 32, "width": 4}}'
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "r", "--generator", other), monkeypatch, capsys)
@@ -249,6 +262,7 @@ def test_generator_of_another_resolution(trained, tmp_path, monkeypatch, capsys)
     assert "leave out --generator" in line and not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_diverged_walk_with_nan_weights(trained, tmp_path, monkeypatch, capsys):
     ckpt = torch.load(trained, weights_only=True)
     ckpt["state_dict"]["walk.w"][0, 0] = float("nan")
@@ -282,6 +296,7 @@ def test_cuda_requested_on_a_machine_without_cuda(tmp_path, monkeypatch, capsys)
     assert "use --device cpu" in line
 
 
+@pytest.mark.slow
 def test_cuda_device_that_does_not_exist_end_to_end(tmp_path):
     """The whole command as a subprocess: cuda:99 exists neither on a CPU machine nor on any GPU machine."""
     result = run_script("evaluate.py", "steerability", "--checkpoint", "c.ckpt", "--out", "r", "--device", "cuda:99",
@@ -291,6 +306,7 @@ def test_cuda_device_that_does_not_exist_end_to_end(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_out_is_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     (tmp_path / "r").write_text("keep me")
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "r"), monkeypatch, capsys)
@@ -298,6 +314,7 @@ def test_out_is_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "r").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_out_below_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     (tmp_path / "taken").write_text("keep me")
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "taken" / "r"), monkeypatch, capsys)
@@ -319,6 +336,7 @@ def unchanged(out: Path, files: dict[str, bytes]) -> bool:
     return {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
+@pytest.mark.slow
 def test_read_only_report_folder_simulated_by_access(trained, old_report, monkeypatch, capsys):
     """Simulated: os.access says the folder is not writable (what a non-root user in a read-only folder meets)."""
     out, files = old_report
@@ -329,6 +347,7 @@ def test_read_only_report_folder_simulated_by_access(trained, old_report, monkey
     assert unchanged(out, files)
 
 
+@pytest.mark.slow
 def test_read_only_report_folder_simulated_by_a_failing_create(trained, old_report, monkeypatch, capsys):
     """Simulated: creating anything in the folder fails with EACCES (a folder that turned read-only mid-run)."""
     out, files = old_report
@@ -343,6 +362,7 @@ def test_read_only_report_folder_simulated_by_a_failing_create(trained, old_repo
     assert unchanged(out, files)
 
 
+@pytest.mark.slow
 def test_full_disk_while_writing_the_report(trained, old_report, monkeypatch, capsys):
     """Simulated: the fourth file's write (metrics.json, after three complete figures) fails with ENOSPC."""
     out, files = old_report

@@ -5,12 +5,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from email.parser import Parser
 from importlib import metadata
 
 import pytest
+import tomllib
 
 from tests.support.scripts import ROOT
 

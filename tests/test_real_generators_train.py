@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 import yaml
 
@@ -61,6 +62,7 @@ def evaluate(tmp_path: Path) -> dict:
     return metrics
 
 
+@pytest.mark.slow
 def test_biggan_class_walk_trains_evaluates_and_yields_sefa_directions(tmp_path):
     save_biggan(tmp_path / "biggan-deep-tiny")
     spec = derive("biggan/class_walk.yaml", {"weights_dir": str(tmp_path / "biggan-deep-tiny")}, SMALL)
@@ -72,6 +74,7 @@ def test_biggan_class_walk_trains_evaluates_and_yields_sefa_directions(tmp_path)
     assert directions.shape == (3, 8) and torch.all(values[:-1] >= values[1:])
 
 
+@pytest.mark.slow
 def test_stylegan2_w_plus_walk_trains_evaluates_and_yields_sefa_directions(tmp_path):
     save_stylegan2(tmp_path / "stylegan2-tiny.pt")
     generator = {**STYLEGAN2, "checkpoint": str(tmp_path / "stylegan2-tiny.pt"), "layers": [3, 4, 5]}
@@ -85,6 +88,7 @@ def test_stylegan2_w_plus_walk_trains_evaluates_and_yields_sefa_directions(tmp_p
     assert others.abs().max() == 0
 
 
+@pytest.mark.slow
 def test_users_own_conditional_generator_trains_a_per_class_walk_from_yaml_alone(tmp_path):
     from tests.support.user_models import ConditionalDCGAN
 

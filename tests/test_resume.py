@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import pytest
 import torch
 
 from tests.support.scripts import run_script, start_script
@@ -22,6 +23,7 @@ def saved_step(path: Path) -> Optional[int]:
     return torch.load(path, weights_only=True)["global_step"] if path.exists() else None
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_training_and_resumed_from_last_ends_bitwise_equal_to_an_uninterrupted_run(
         tiny_config, tmp_path):
     whole = run_script("train.py", *fit_args(tiny_config, "whole"), cwd=tmp_path)
