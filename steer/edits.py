@@ -315,6 +315,3 @@ class Brightness(Color):
 
     def describe(self, alpha: Tensor) -> str:
         return f"{alpha.item():+.2f}"
-
-
-EDITS = {cls.__name__: cls for cls in (Zoom, ShiftX, ShiftY, Rotate2D, Color, Brightness)}

@@ -31,6 +31,7 @@ def pil(image: Tensor) -> Image.Image:
 
 
 def save_png(image: Tensor, path: Path) -> Path:
+    """A PNG of one (C, H, W) image in [-1, 1], written atomically."""
     return atomic_write(path, lambda f: pil(image).save(f, format="PNG"))
 
 

@@ -59,8 +59,14 @@ def steer_grid(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alphas: 
 
 def walked_image(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,
                  y: Optional[Tensor] = None) -> Tensor:
-    """G(walk(z, α)) for strengths ``alpha`` (N, sliders); only the generator's ``walk_mask`` coordinates move."""
-    moved = walk(z, edit.walk_alpha(alpha.to(z.device)), y)
+    """G(walk(z, α)) for strengths ``alpha`` (N, sliders) in the edit's units; see :func:`moved_image`."""
+    return moved_image(generator, walk, z, edit.walk_alpha(alpha.to(z.device)), y)
+
+
+def moved_image(generator: Generator, walk: Walk, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor] = None) -> Tensor:
+    """G(walk(z, walk_alpha)) for the walk's own strengths (N, sliders); only the generator's ``walk_mask``
+    coordinates move."""
+    moved = walk(z, walk_alpha.to(z.device), y)
     movable = generator.walk_mask
     return generator(moved if movable is None else z + (moved - z) * movable, y)
 

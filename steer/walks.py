@@ -139,6 +139,3 @@ class DirectionWalk(Walk):
 
     def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
         return z + (walk_alpha * self.scale) @ self.directions.to(z.dtype)  # z + Σ_k α_k · scale · u_k
-
-
-WALKS = {cls.__name__: cls for cls in (LinearWalk, ClassLinearWalk, NNWalk, DirectionWalk)}

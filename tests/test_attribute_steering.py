@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from sprite_generators import ShiftingSprite
 
 from steer.sprites import Fixed, SpriteFactors
 from steer.edits import ShiftX
@@ -12,6 +11,7 @@ from steer.errors import SteerError
 from steer.evaluation.attribute_steering import measure_attributes
 from steer.evaluation.compare import compare, parse_reports
 from steer.walks import LinearWalk
+from tests.support.sprite_generators import ShiftingSprite
 
 
 def exact_walk(max_shift: int) -> LinearWalk:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, run_script
 
 import evaluate
+import steer
 import train
 from steer import checkpoint as steer_checkpoint
 from steer.cli import SteerCLI
@@ -29,7 +29,11 @@ from steer.edits import Color, Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import measure
 from steer.generators import DCGAN, digiface
+from steer.modules import WalkModule
+from steer.restore import training_factors
 from steer.walks import LinearWalk
+from tests.support.steer_run import steer_fails
+from tests.support.scripts import ROOT, run_script
 
 TINY = ROOT / "tests" / "configs" / "tiny_walk.yaml"
 DIGIFACE = ROOT / "configs" / "digiface" / "zoom_linear.yaml"
@@ -68,6 +72,7 @@ def no_checkpoints(folder: Path) -> bool:
 
 
 # -- train.py ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, message", [
     (["--config", "missing.yaml"], 'Parser key "config"'),
     (["--model.init_args.generator.class_path", "steer.generators.DCGAM"],
@@ -92,6 +97,7 @@ def test_train_config_errors(tmp_path, monkeypatch, capsys, extra, message):
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 def test_malformed_yaml_in_process(tmp_path, monkeypatch, capsys):
     """The subprocess version is tests/test_train_cli.py::test_malformed_yaml_is_refused; this pins the line."""
     monkeypatch.chdir(tmp_path)
@@ -101,6 +107,7 @@ def test_malformed_yaml_in_process(tmp_path, monkeypatch, capsys):
     assert "(line 2, column 1)" in line and "unicode string" not in line
 
 
+@pytest.mark.slow
 def test_empty_config_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty.yaml").write_text("")
@@ -108,6 +115,7 @@ def test_empty_config_file(tmp_path, monkeypatch, capsys):
     assert code == 2 and "empty.yaml is empty or not a YAML mapping of sections (model:, data:, trainer:)." in line
 
 
+@pytest.mark.slow
 def test_shift_larger_than_the_image(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = train_args(tmp_path, "--model.init_args.edit.class_path", "steer.edits.ShiftX")  # max_shift 32 > 16 px
@@ -116,6 +124,7 @@ def test_shift_larger_than_the_image(tmp_path, monkeypatch, capsys):
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("patch, message", [
     (("PACKAGE", "gan-face-generate-not-installed"), "which is not installed: run `pip install"),
     (("WEIGHTS", "gan_face_generate/missing.tar"), "is installed but"),
@@ -128,6 +137,7 @@ def test_digiface_weights_missing(tmp_path, monkeypatch, capsys, patch, message)
     assert no_checkpoints(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 def test_lpips_weights_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
@@ -137,6 +147,7 @@ def test_lpips_weights_missing(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "torch_home").exists()  # nothing was downloaded
 
 
+@pytest.mark.slow
 def test_checkpoint_folder_below_a_regular_file(tmp_path, monkeypatch, capsys):
     """Stands for a folder that cannot be written (as root, chmod does not stop writes)."""
     monkeypatch.chdir(tmp_path)
@@ -147,6 +158,7 @@ def test_checkpoint_folder_below_a_regular_file(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "taken").read_text() == "a file, not a folder"
 
 
+@pytest.mark.slow
 def test_read_only_checkpoint_folder_simulated(tmp_path, monkeypatch, capsys):
     """Simulated: creating a file in the folder fails with EACCES, as in a read-only folder."""
     monkeypatch.chdir(tmp_path)
@@ -174,6 +186,7 @@ def evaluate_args(checkpoint: object, out: object, *extra: object) -> list[objec
             "--wandb", "false", *extra]
 
 
+@pytest.mark.slow
 def test_full_disk_while_training_saves_a_checkpoint(trained, tmp_path, monkeypatch, capsys):
     """Simulated: torch.save inside the checkpoint write writes half a file, then fails with ENOSPC."""
     monkeypatch.chdir(tmp_path)
@@ -192,6 +205,7 @@ def test_full_disk_while_training_saves_a_checkpoint(trained, tmp_path, monkeypa
     assert ckpts() == before  # best.ckpt and last.ckpt intact, no half-written file, no temporary file
 
 
+@pytest.mark.slow
 def test_resume_from_a_damaged_or_foreign_checkpoint_is_one_line(tmp_path, monkeypatch, capsys):
     assert run_main_ok(train, train_args(tmp_path), monkeypatch)
     last = tmp_path / "ckpt" / "last.ckpt"
@@ -221,6 +235,7 @@ def test_corrupted_checkpoint(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_text_file_given_as_checkpoint(trained, tmp_path, monkeypatch, capsys):
     config = trained.parent / "config.yaml"  # the config beside the checkpoint: an easy slip
     code, line = run_main(evaluate, evaluate_args(config, tmp_path / "r"), monkeypatch, capsys)
@@ -231,6 +246,7 @@ def test_text_file_given_as_checkpoint(trained, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_steer_checkpoint_without_its_config_record(trained, tmp_path, monkeypatch, capsys):
     ckpt = torch.load(trained, weights_only=True)
     ckpt["steer"] = {"version": ckpt["steer"]["version"]}
@@ -239,6 +255,7 @@ def test_steer_checkpoint_without_its_config_record(trained, tmp_path, monkeypat
     assert code == 2 and "is a damaged steer checkpoint" in line and not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_generator_of_another_resolution(trained, tmp_path, monkeypatch, capsys):
     other = '{"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 32, "width": 4}}'
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "r", "--generator", other), monkeypatch, capsys)
@@ -246,6 +263,7 @@ def test_generator_of_another_resolution(trained, tmp_path, monkeypatch, capsys)
     assert "leave out --generator" in line and not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_diverged_walk_with_nan_weights(trained, tmp_path, monkeypatch, capsys):
     ckpt = torch.load(trained, weights_only=True)
     ckpt["state_dict"]["walk.w"][0, 0] = float("nan")
@@ -279,6 +297,7 @@ def test_cuda_requested_on_a_machine_without_cuda(tmp_path, monkeypatch, capsys)
     assert "use --device cpu" in line
 
 
+@pytest.mark.slow
 def test_cuda_device_that_does_not_exist_end_to_end(tmp_path):
     """The whole command as a subprocess: cuda:99 exists neither on a CPU machine nor on any GPU machine."""
     result = run_script("evaluate.py", "steerability", "--checkpoint", "c.ckpt", "--out", "r", "--device", "cuda:99",
@@ -288,6 +307,7 @@ def test_cuda_device_that_does_not_exist_end_to_end(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_out_is_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     (tmp_path / "r").write_text("keep me")
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "r"), monkeypatch, capsys)
@@ -295,6 +315,7 @@ def test_out_is_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "r").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_out_below_a_regular_file(trained, tmp_path, monkeypatch, capsys):
     (tmp_path / "taken").write_text("keep me")
     code, line = run_main(evaluate, evaluate_args(trained, tmp_path / "taken" / "r"), monkeypatch, capsys)
@@ -316,6 +337,7 @@ def unchanged(out: Path, files: dict[str, bytes]) -> bool:
     return {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
+@pytest.mark.slow
 def test_read_only_report_folder_simulated_by_access(trained, old_report, monkeypatch, capsys):
     """Simulated: os.access says the folder is not writable (what a non-root user in a read-only folder meets)."""
     out, files = old_report
@@ -326,6 +348,7 @@ def test_read_only_report_folder_simulated_by_access(trained, old_report, monkey
     assert unchanged(out, files)
 
 
+@pytest.mark.slow
 def test_read_only_report_folder_simulated_by_a_failing_create(trained, old_report, monkeypatch, capsys):
     """Simulated: creating anything in the folder fails with EACCES (a folder that turned read-only mid-run)."""
     out, files = old_report
@@ -340,6 +363,7 @@ def test_read_only_report_folder_simulated_by_a_failing_create(trained, old_repo
     assert unchanged(out, files)
 
 
+@pytest.mark.slow
 def test_full_disk_while_writing_the_report(trained, old_report, monkeypatch, capsys):
     """Simulated: the fourth file's write (metrics.json, after three complete figures) fails with ENOSPC."""
     out, files = old_report
@@ -419,3 +443,74 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_previous_file(tmp_path, m
                r"writing .*walk.ckpt failed: No space left on device; nothing was written there.")
     assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]  # no temporary file left
     assert torch.equal(steer_checkpoint.load(path)["w"], torch.ones(3))
+
+
+# Discovery and comparison commands: one clear error, nothing written.
+TINY_GAN = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
+SHIFT = {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 3}}
+
+
+@pytest.mark.parametrize("command, options, words", [
+    ("discover sefa", {"checkpoint": "x.ckpt", "generator": TINY_GAN}, "not both"),
+    ("discover sefa", {"generator": TINY_GAN, "k": 0}, "1 to latent_dim=8 directions"),
+    ("discover trajectories", {"edit": SHIFT, "ts": [1.0], "generator": TINY_GAN, "loss": "l1"},
+     "--loss must be one of lowpass, mse, got 'l1'"),
+    ("discover trajectories", {"edit": {"class_path": "steer.edits.ShiftX", "init_args": {"shift": 3}},
+                               "ts": [1.0], "generator": TINY_GAN}, "has no option 'shift'"),
+    ("evaluate compare", {"reports": ["a=nowhere"]}, "no metrics.json"),
+])
+def test_discovery_command_refuses_bad_input_and_writes_nothing(tmp_path, capsys, command, options, words):
+    out = tmp_path / "report"
+    assert words in steer_fails(capsys, *command.split(), out=str(out), wandb=False, **options)
+    assert not out.exists()
+
+
+def test_steerability_refuses_data_that_are_not_sprites(tmp_path):
+    config = tmp_path / "faces.yaml"
+    config.write_text("data:\n  class_path: steer.data.LatentDataModule\n")
+
+    with pytest.raises(SteerError, match="has no sprites data.*config of the sprites model"):
+        training_factors({}, None, str(config))
+
+
+# The notebook API (steer.load, Steerable.images, load_from_checkpoint): one SteerError saying what to do.
+JOINT = ROOT / "checkpoints" / "sprites" / "joint_shift_x.ckpt"
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    (b"hello", "corrupted, truncated or not a PyTorch"),
+    ({"w": torch.zeros(1)}, "neither a steer checkpoint nor a direction"),
+], ids=["missing", "text", "foreign"])
+def test_load_refuses_a_file_steer_did_not_write(tmp_path, content, message):
+    path = tmp_path / "file.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        steer_checkpoint.save(content, path)
+    with pytest.raises(SteerError, match=message):
+        steer.load(path)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"alphas": [[1.0, 2.0]]}, r"shape \(A,\) or \(A, 1\) .* got shape \(1, 2\)"),
+    ({"alphas": [float("nan")]}, "alphas must be finite"),
+    ({"alphas": []}, "alphas must be finite"),
+    ({"z": torch.zeros(2, 3)}, r"z must be latents of shape \(N, \d+\), got \(2, 3\)"),
+    ({"classes": 1}, "unconditional; leave out classes"),
+], ids=["alpha-shape", "alpha-nan", "alpha-empty", "z-shape", "classes"])
+def test_images_refuse_bad_requests(options, message):
+    with pytest.raises(SteerError, match=message):
+        steer.load(JOINT).images(n=1, **options)
+
+
+def test_images_of_a_run_without_walk_say_what_to_do():
+    with pytest.raises(SteerError, match="holds a generator but no walk.*direction file"):
+        steer.load(ROOT / "checkpoints" / "sprites" / "gan_white.ckpt").images()
+
+
+def test_load_from_checkpoint_of_another_module_class_or_with_hparams_file():
+    with pytest.raises(SteerError, match="holds a GANModule, not a WalkModule; use GANModule.load_from_checkpoint"):
+        WalkModule.load_from_checkpoint(JOINT)
+    with pytest.raises(SteerError, match="leave out hparams_file"):
+        WalkModule.load_from_checkpoint(JOINT, hparams_file="hparams.yaml")

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from pytorch_pretrained_biggan import BigGAN as PackageBigGAN
-from tiny_generators import save_biggan
 
 from steer.errors import SteerError
 from steer.generators import BigGAN
+from tests.support.tiny_generators import save_biggan
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,7 @@ def test_wrong_files_are_named_in_one_line(saved, tmp_path):
         BigGAN(str(folder))
 
 
+@pytest.mark.slow
 def test_importing_steer_generators_does_not_import_the_package():
     code = "import sys, steer.generators; sys.exit('pytorch_pretrained_biggan' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

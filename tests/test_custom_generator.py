@@ -12,18 +12,11 @@ from jsonargparse import ArgumentParser
 from steer.errors import SteerError
 from steer.generators import CustomGenerator, Generator
 
-TESTS = Path(__file__).parent
-
-
-@pytest.fixture(autouse=True)
-def user_models_importable(monkeypatch):
-    monkeypatch.syspath_prepend(str(TESTS))
-
 
 @pytest.fixture
 def deconv(tmp_path) -> tuple[Path, torch.nn.Module]:
     """A TinyDeconv with trained-looking BatchNorm statistics, saved as a plain state dict."""
-    from user_models import TinyDeconv
+    from tests.support.user_models import TinyDeconv
 
     torch.manual_seed(0)
     model = TinyDeconv(latent_dim=6, width=4)
@@ -43,7 +36,7 @@ def deconv_generator(path: Path, **kwargs) -> CustomGenerator:
         latent_shape="image",
         first_layer="net.0",
     )
-    return CustomGenerator("user_models.TinyDeconv", **{**args, **kwargs})
+    return CustomGenerator("tests.support.user_models.TinyDeconv", **{**args, **kwargs})
 
 
 def sefa_top(a: torch.Tensor) -> torch.Tensor:
@@ -98,7 +91,7 @@ def test_first_projection_of_a_transposed_conv_and_its_sefa_direction(deconv):
 
 @pytest.mark.parametrize("class_input", ["onehot", "index"])
 def test_class_conditional_module_in_zero_one_range(tmp_path, class_input):
-    from user_models import TinyConditional
+    from tests.support.user_models import TinyConditional
 
     torch.manual_seed(1)
     init = {"latent_dim": 5, "num_classes": 3, "index": class_input == "index"}
@@ -106,7 +99,7 @@ def test_class_conditional_module_in_zero_one_range(tmp_path, class_input):
     path = tmp_path / "cond.pt"
     torch.save({"state_dict": model.state_dict(), "epoch": 3}, path)  # a bigger file: pick the entry
     g = CustomGenerator(
-        "user_models.TinyConditional",
+        "tests.support.user_models.TinyConditional",
         latent_dim=5,
         resolution=4,
         init_args=init,
@@ -138,7 +131,7 @@ def test_it_is_built_from_a_config_by_jsonargparse(deconv):
     spec = {
         "class_path": "steer.generators.CustomGenerator",
         "init_args": {
-            "class_path": "user_models.TinyDeconv",
+            "class_path": "tests.support.user_models.TinyDeconv",
             "init_args": {"latent_dim": 6},
             "weights": str(deconv[0]),
             "latent_dim": 6,
@@ -155,7 +148,7 @@ def test_it_is_built_from_a_config_by_jsonargparse(deconv):
     [
         ("TinyDeconv", "full import path"),
         ("no_such_package.models.G", "no module 'no_such_package'"),
-        ("user_models.Missing", "has no 'Missing'"),
+        ("tests.support.user_models.Missing", "has no 'Missing'"),
         ("collections.OrderedDict", "not a torch.nn.Module"),
     ],
 )
@@ -166,11 +159,11 @@ def test_import_path_errors(class_path, match):
 
 def test_wrong_constructor_arguments_list_the_accepted_ones():
     with pytest.raises(SteerError, match=r"TinyDeconv\(latent_dim, width\)"):
-        CustomGenerator("user_models.TinyDeconv", latent_dim=6, resolution=8, init_args={"nz": 6})
+        CustomGenerator("tests.support.user_models.TinyDeconv", latent_dim=6, resolution=8, init_args={"nz": 6})
 
 
 def test_weights_of_another_architecture_are_summarised_in_one_line(deconv, tmp_path):
-    from user_models import TinyDeconv
+    from tests.support.user_models import TinyDeconv
 
     other = tmp_path / "wide.pt"
     torch.save(TinyDeconv(latent_dim=6, width=5).state_dict(), other)
@@ -190,7 +183,7 @@ def test_declared_shape_and_range_are_checked_on_a_probe_batch(deconv):
     with pytest.raises(SteerError, match=r"outside the declared output_range \[0,1\]"):
         deconv_generator(deconv[0], output_range="[0,1]")  # tanh output is negative too
     with pytest.raises(SteerError, match="outside the declared"):
-        CustomGenerator("user_models.Unbounded", latent_dim=5, resolution=4)
+        CustomGenerator("tests.support.user_models.Unbounded", latent_dim=5, resolution=4)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""DDP over gloo on CPU: train.py with two processes, each recording what it saw (tests/probes.py)."""
+"""DDP over gloo on CPU: train.py with two processes, each recording what it saw (tests/support/probes.py)."""
 
 import socket
 from pathlib import Path
@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from conftest import run_script, start_script
 from steer.data.latents import LatentDataModule
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN
+from tests.support.scripts import run_script, start_script
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 
@@ -19,7 +19,7 @@ STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 def fit_args(config: Path, probe: Path, *more: str) -> list[str]:
     return ["fit", "--config", str(config), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
             "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu",
-            "--trainer.callbacks+=probes.RecordRank", f"--trainer.callbacks.out={probe}", *more]
+            "--trainer.callbacks+=tests.support.probes.RecordRank", f"--trainer.callbacks.out={probe}", *more]
 
 
 def recorded(probe: Path) -> list[dict]:
@@ -36,6 +36,7 @@ def assert_disjoint_latents_and_one_walk(ranks: list[dict], ckpt: Path) -> None:
     assert last["global_step"] == STEPS and torch.equal(last["state_dict"]["walk.w"], ranks[0]["walk"]["w"])
 
 
+@pytest.mark.slow
 def test_two_cpu_ranks_draw_disjoint_latents_keep_one_walk_and_log_validation_of_the_union(tiny_config, tmp_path):
     result = run_script("train.py", *fit_args(tiny_config, tmp_path / "probe", "--trainer.devices", "2"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -58,6 +59,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_num_nodes_passes_through_two_single_process_nodes_train_one_walk(tiny_config, tmp_path):
     """Two 'nodes' on this machine, each started as a cluster scheduler would: NODE_RANK, MASTER_ADDR/PORT."""
     args = fit_args(tiny_config, tmp_path / "probe", "--trainer.num_nodes", "2", "--trainer.devices", "1")

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from known_direction import ZoomingGenerator
 
 from steer.discovery import Directions, load_directions, save_directions
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import measure
-from steer.walks import WALKS, DirectionWalk
+from steer.walks import DirectionWalk
+from tests.support.known_direction import ZoomingGenerator
 
 SPEC = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 4}}
 
@@ -68,7 +68,6 @@ def test_direction_walk_moves_along_the_chosen_directions_of_the_file(tmp_path):
     one = DirectionWalk(4, path=str(path), index=1)
     torch.testing.assert_close(one(z, torch.ones(3, 1)), z + torch.eye(4)[0])
     assert torch.equal(DirectionWalk(4, path=str(path)).directions, torch.eye(4)[[2]])  # default: the first
-    assert WALKS["DirectionWalk"] is DirectionWalk
 
 
 @pytest.mark.parametrize("build, message", [

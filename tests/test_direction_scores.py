@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from conftest import run_script
-from steer_run import steer_run
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 from steer.sprites import render
 from steer.discovery import Directions, save_directions
@@ -82,7 +82,7 @@ def test_control_score_of_an_exact_regressor_hits_the_requested_x():
 
 
 def test_score_command_reports_the_controlled_factor_of_each_direction_in_a_file(tmp_path):
-    spec = {"class_path": "test_direction_scores.SpriteAxes"}
+    spec = {"class_path": "tests.test_direction_scores.SpriteAxes"}
     save_directions(tmp_path / "directions.pt", Directions(torch.eye(3)[:2], torch.ones(2), "hand", spec))
     result = run_script("evaluate.py", "score", "--directions", "directions.pt", "--n", "30", "--max_step", "1",
                         "--out", "report", cwd=tmp_path)  # the generator is the one the file records

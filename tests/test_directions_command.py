@@ -5,8 +5,8 @@ import re
 
 import pytest
 import torch
-from conftest import run_script
-from steer_run import steer_fails, steer_run
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_fails, steer_run
 from PIL import Image
 
 from steer.discovery import load_directions
@@ -79,7 +79,7 @@ def test_existing_report_is_refused_unless_overwrite(tmp_path):
     assert json.loads((out / "directions.json").read_text())["method"] == "sefa"
 
 
-ZOOMING = {"class_path": "known_direction.ZoomingGenerator"}  # has neither first_projection nor features
+ZOOMING = {"class_path": "tests.support.known_direction.ZoomingGenerator"}  # has neither first_projection nor features
 
 
 @pytest.mark.parametrize("options, message", [

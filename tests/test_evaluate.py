@@ -5,19 +5,19 @@ import json
 import pytest
 import torch
 
-from conftest import run_script
-from steer_run import steer_run
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 from steer.cli import SteerCLI
 from steer.edits import Color, Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import Steerability, measure
-from known_direction import ZoomingGenerator
+from tests.support.known_direction import ZoomingGenerator
 from steer.walks import Walk
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from conftest import ROOT
+    from tests.support.scripts import ROOT
 
     folder = tmp_path_factory.mktemp("trained")
     SteerCLI(args=["fit", "--config", str(ROOT / "tests/configs/tiny_walk.yaml"), "--trainer.logger", "false",
@@ -117,7 +117,7 @@ def test_generator_other_than_the_walks_is_refused(checkpoint, tmp_path):
 
 def test_a_discovered_direction_is_evaluated_with_walk_and_edit_on_a_generator(tmp_path):
     walk = direction_walk(tmp_path, 5, axis=4)  # ZoomingGenerator zooms by exp(z[:, 4])
-    generator = {"class_path": "known_direction.ZoomingGenerator", "init_args": {"latent_dim": 5}}
+    generator = {"class_path": "tests.support.known_direction.ZoomingGenerator", "init_args": {"latent_dim": 5}}
     evaluate(None, tmp_path / "r", generator=generator, walk=walk, edit={"class_path": "steer.edits.Zoom"})
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     moved = [a != 1.0 for a in metrics["alphas"]]
@@ -147,7 +147,7 @@ def test_walk_replaces_the_checkpoints_walk_on_its_generator_and_edit(checkpoint
     ({"checkpoint": "GAN", "edit": {"class_path": "steer.edits.ShiftX"}}, "gan_white.ckpt holds no walk; give one with --walk"),
 ])
 def test_walk_and_edit_that_are_missing_are_named(tmp_path, options, message):
-    from conftest import ROOT
+    from tests.support.scripts import ROOT
 
     gan = ROOT / "checkpoints" / "sprites" / "gan_white.ckpt"
     options = {**options, **({"walk": direction_walk(tmp_path, 16, 0)} if "walk" in options else {})}

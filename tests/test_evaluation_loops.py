@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script
+from tests.support.scripts import ROOT, run_script
 from steer.edits import Zoom
 from steer.evaluation.steerability import measure
 from steer.restore import load_module

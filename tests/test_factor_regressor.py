@@ -6,7 +6,6 @@ import pytest
 import torch
 from pytorch_lightning import Trainer
 
-from conftest import ROOT
 from steer.cli import SteerCLI
 from steer.sprites import Fixed, Uniform
 from steer.data.trajectories import TrajectoryDataModule
@@ -14,6 +13,7 @@ from steer.formats.trajectories import Records, save_records
 from steer.errors import SteerError
 from steer.modules.factor_regressor import FactorRegressor
 from steer.restore import load_module
+from tests.support.scripts import ROOT
 
 D = 8
 U = torch.nn.functional.normalize(torch.randn(D, generator=torch.Generator().manual_seed(3)), dim=0)
@@ -68,6 +68,7 @@ def fitted(records_file):
     return module.eval(), data
 
 
+@pytest.mark.slow
 def test_worst_decile_is_dropped_before_training(fitted):
     _, data = fitted
     records, corrupted = synthetic_records()
@@ -77,6 +78,7 @@ def test_worst_decile_is_dropped_before_training(fitted):
     assert not set(data.train_set.records.start.tolist()) & set(data.val_set.records.start.tolist())
 
 
+@pytest.mark.slow
 def test_recovers_the_direction_and_a_monotone_factor_curve(fitted):
     module, _ = fitted
     assert module.direction @ U > 0.995
@@ -88,6 +90,7 @@ def test_recovers_the_direction_and_a_monotone_factor_curve(fitted):
     assert (g - truth).abs().max() < 0.1 * truth.abs().max()
 
 
+@pytest.mark.slow
 def test_latent_for_reaches_requested_values_absolute_and_relative(fitted):
     module, _ = fitted
     z = torch.randn(16, D, generator=torch.Generator().manual_seed(5))
@@ -100,6 +103,7 @@ def test_latent_for_reaches_requested_values_absolute_and_relative(fitted):
     assert ((true_factor(stepped) - true_factor(z)) + 1.0).abs().max() < 0.3
 
 
+@pytest.mark.slow
 def test_offset_from_measured_attributes_makes_requests_absolute(fitted):
     module, _ = fitted
     z = torch.randn(64, D, generator=torch.Generator().manual_seed(6))
@@ -114,6 +118,7 @@ def test_offset_from_measured_attributes_makes_requests_absolute(fitted):
         module.offset.zero_()
 
 
+@pytest.mark.slow
 def test_sample_follows_the_target_distribution(fitted):
     module, _ = fitted
     g = torch.Generator().manual_seed(7)
@@ -128,6 +133,7 @@ def test_sample_follows_the_target_distribution(fitted):
     assert torch.allclose(module.factor(module.sample(5, Fixed(1.5), g)), torch.full((5,), 1.5), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_train_py_fit_from_the_shipped_yaml_and_load_through_restore(records_file, tmp_path):
     SteerCLI(args=["fit", "--config", str(ROOT / "configs/discovery/factor_regressor.yaml"),
                    "--model.init_args.latent_dim", str(D), "--data.init_args.records", str(records_file),
@@ -141,6 +147,7 @@ def test_train_py_fit_from_the_shipped_yaml_and_load_through_restore(records_fil
     assert torch.equal(module.v, trained["v"]) and not torch.equal(module.v, FactorRegressor(D).v)
 
 
+@pytest.mark.slow
 def test_records_of_another_latent_size_are_a_user_error(records_file):
     with pytest.raises(SteerError, match="model.latent_dim is 4"):
         Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,

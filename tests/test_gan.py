@@ -4,8 +4,6 @@ import json
 
 import pytest
 import torch
-import wandb_offline
-from conftest import run_script
 from pytorch_lightning import Trainer
 
 from steer.adversarial import Hinge, NonSaturating
@@ -15,6 +13,8 @@ from steer.edits import ShiftX
 from steer.errors import SteerError
 from steer.generators import DCGAN
 from steer.modules import GANModule
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 
 
 def module(**options) -> GANModule:
@@ -50,6 +50,7 @@ def changed(before: dict, after: dict, prefix: str) -> bool:
     return any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix))
 
 
+@pytest.mark.slow
 def test_without_an_edit_it_is_a_plain_gan_stepping_d_then_g():
     gan = module()
     before = snapshot(gan)
@@ -58,6 +59,7 @@ def test_without_an_edit_it_is_a_plain_gan_stepping_d_then_g():
     assert gan.walk is None and changed(before, after, "discriminator.") and changed(before, after, "generator.")
 
 
+@pytest.mark.slow
 def test_joint_training_steps_d_g_then_w_and_moves_all_three():
     gan = module(edit=ShiftX(3), steer_weight=1.0, augment=ShiftX(3))
     before = snapshot(gan)
@@ -110,6 +112,7 @@ trainer: {max_steps: 6, val_check_interval: 2, log_every_n_steps: 1, enable_prog
 """
 
 
+@pytest.mark.slow
 def test_joint_run_from_yaml_logs_histograms_and_its_walk_is_evaluated_on_sprite_attributes(tmp_path):
     (tmp_path / "joint.yaml").write_text(TINY)
     trained = run_script("train.py", "fit", "--config", "joint.yaml", "--checkpoint.dirpath", "ckpt", cwd=tmp_path)

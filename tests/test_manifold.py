@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from conftest import run_script
-from steer_run import steer_run
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 from steer.discovery.manifold import MaskRegion, manifold, springs
 from steer.errors import SteerError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import pytest
@@ -81,8 +82,8 @@ def test_directions_are_unit_sorted_seeded_and_sign_fixed():
 
 def test_progress_is_printed_per_pass(capsys):
     pca(FeatureGenerator(), "mix", 1, n=50, batch_size=25, iterations=1)
-    out = capsys.readouterr().out
-    assert "pca pass 1/2: 50/50 latents" in out and "pca pass 2/2: 50/50 latents" in out
+    err = capsys.readouterr().err  # tqdm bars: "pca pass 1/2: 100%|…| 50/50 […]"
+    assert re.search(r"pca pass 1/2: .*50/50", err) and re.search(r"pca pass 2/2: .*50/50", err)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 import yaml
-from conftest import ROOT, run_script
-from tiny_generators import STYLEGAN2, save_biggan, save_stylegan2
 
 from steer.discovery import sefa
 from steer.restore import load_module
+from tests.support.scripts import ROOT, run_script
+from tests.support.tiny_generators import STYLEGAN2, save_biggan, save_stylegan2
 
 QUICK = {  # a few steps, one validation at the end, no progress output
     "max_steps": 3,
@@ -61,6 +62,7 @@ def evaluate(tmp_path: Path) -> dict:
     return metrics
 
 
+@pytest.mark.slow
 def test_biggan_class_walk_trains_evaluates_and_yields_sefa_directions(tmp_path):
     save_biggan(tmp_path / "biggan-deep-tiny")
     spec = derive("biggan/class_walk.yaml", {"weights_dir": str(tmp_path / "biggan-deep-tiny")}, SMALL)
@@ -72,6 +74,7 @@ def test_biggan_class_walk_trains_evaluates_and_yields_sefa_directions(tmp_path)
     assert directions.shape == (3, 8) and torch.all(values[:-1] >= values[1:])
 
 
+@pytest.mark.slow
 def test_stylegan2_w_plus_walk_trains_evaluates_and_yields_sefa_directions(tmp_path):
     save_stylegan2(tmp_path / "stylegan2-tiny.pt")
     generator = {**STYLEGAN2, "checkpoint": str(tmp_path / "stylegan2-tiny.pt"), "layers": [3, 4, 5]}
@@ -85,13 +88,14 @@ def test_stylegan2_w_plus_walk_trains_evaluates_and_yields_sefa_directions(tmp_p
     assert others.abs().max() == 0
 
 
+@pytest.mark.slow
 def test_users_own_conditional_generator_trains_a_per_class_walk_from_yaml_alone(tmp_path):
-    from user_models import ConditionalDCGAN
+    from tests.support.user_models import ConditionalDCGAN
 
     torch.manual_seed(0)
     torch.save(ConditionalDCGAN(nz=6, num_classes=3).state_dict(), tmp_path / "my_generator.pt")
     generator = {
-        "class_path": "user_models.ConditionalDCGAN",
+        "class_path": "tests.support.user_models.ConditionalDCGAN",
         "init_args": {"nz": 6, "num_classes": 3},
         "weights": str(tmp_path / "my_generator.pt"),
         "latent_dim": 6,

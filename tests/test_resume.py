@@ -5,9 +5,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import pytest
 import torch
 
-from conftest import run_script, start_script
+from tests.support.scripts import run_script, start_script
 
 STEPS, KILLED_AFTER = 6, 3
 
@@ -22,6 +23,7 @@ def saved_step(path: Path) -> Optional[int]:
     return torch.load(path, weights_only=True)["global_step"] if path.exists() else None
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_training_and_resumed_from_last_ends_bitwise_equal_to_an_uninterrupted_run(
         tiny_config, tmp_path):
     whole = run_script("train.py", *fit_args(tiny_config, "whole"), cwd=tmp_path)
@@ -29,8 +31,9 @@ def test_a_run_killed_mid_training_and_resumed_from_last_ends_bitwise_equal_to_a
 
     # the killed run holds inside step KILLED_AFTER + 1 (after backward, before the optimizer step)
     log = tmp_path / "killed.log"
-    run = start_script("train.py", *fit_args(tiny_config, "killed"), "--trainer.callbacks+=probes.StallAt",
-                       f"--trainer.callbacks.step={KILLED_AFTER}", cwd=tmp_path, log=log)
+    run = start_script("train.py", *fit_args(tiny_config, "killed"),
+                       "--trainer.callbacks+=tests.support.probes.StallAt", f"--trainer.callbacks.step={KILLED_AFTER}",
+                       cwd=tmp_path, log=log)
     last = tmp_path / "killed" / "last.ckpt"
     try:
         deadline = time.monotonic() + 300

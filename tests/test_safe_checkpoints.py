@@ -49,6 +49,7 @@ def test_a_users_own_checkpoint_io_is_used_as_given(tiny_config):
     assert type(trainer.strategy.checkpoint_io) is TorchCheckpointIO
 
 
+@pytest.mark.slow
 def test_lightning_writes_checkpoints_by_rename_and_a_failed_write_keeps_the_previous_last_ckpt(
         tiny_config, tmp_path, monkeypatch):
     """The disk fills up halfway through last.ckpt of step 4; last.ckpt of step 3 must survive.

@@ -32,6 +32,7 @@ def loss_and_grad(module: WalkModule, data: dict) -> tuple[torch.Tensor, torch.T
     return loss.detach(), module.walk.w.grad.clone()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{"channels_last": True}, {"compile": True}],
                          ids=["channels_last", "compile"])
 def test_speed_options_give_the_same_loss_gradient_and_checkpoint_keys(options):
@@ -78,6 +79,7 @@ class LateNaNZoom(Zoom):
         return (edited * float("nan") if self.calls > self.start else edited), mask
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("every", [1, 2, 16], ids=["every-step", "periodic-read", "read-before-checkpoint"])
 def test_a_nan_loss_stops_training_naming_its_step_and_no_spoilt_checkpoint_is_written(tmp_path, monkeypatch, every):
     """``every`` > 1 is the accelerator path (a device-side record, read every few steps), run here on the CPU.
@@ -99,6 +101,7 @@ def test_a_nan_loss_stops_training_naming_its_step_and_no_spoilt_checkpoint_is_w
     assert not list(tmp_path.glob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_the_device_side_record_also_stops_a_run_that_ends_between_two_reads(monkeypatch):
     accelerator_like(monkeypatch)
     torch.manual_seed(0)

@@ -247,6 +247,7 @@ def test_validation_set_is_split_disjointly_across_ranks():
         assert torch.equal(part, whole[r::3])
 
 
+@pytest.mark.slow
 def test_lightning_fit_resumes_the_stream_from_a_checkpoint(tmp_path):
     import pytorch_lightning as pl
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from conftest import run_script
-from steer_run import steer_fails, steer_run
+from tests.support.scripts import ROOT, run_script
+from tests.support.steer_run import steer_fails, steer_run
 
 import steer
 from steer.cli import main
@@ -13,7 +13,7 @@ from steer.commands.registry import GROUPS
 from steer.formats.directions import load_directions
 from steer.modules.factor_regressor import FactorRegressor
 
-AXES = {"class_path": "test_direction_scores.SpriteAxes"}
+AXES = {"class_path": "tests.test_direction_scores.SpriteAxes"}
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -91,7 +91,7 @@ def test_export_checkpoint_refuses_to_replace_a_file(regressor, tmp_path, capsys
 
 
 def test_control_refuses_a_run_that_is_not_a_factor_regressor(tmp_path, capsys):
-    gan = str(__import__("conftest").ROOT / "checkpoints" / "sprites" / "gan_white_z4.ckpt")
+    gan = str(ROOT / "checkpoints" / "sprites" / "gan_white_z4.ckpt")
     line = steer_fails(capsys, "evaluate", "control", regressor=gan, out=str(tmp_path / "c"), wandb=False)
     assert "holds a GANModule, not a FactorRegressor" in line and not (tmp_path / "c").exists()
 

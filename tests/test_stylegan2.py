@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_generators import STYLEGAN2 as TINY
-from tiny_generators import save_stylegan2
 
 from steer.discovery import sefa
 from steer.errors import SteerError
 from steer.generators import StyleGAN2
 from steer.generators.stylegan2 import AVG_SAMPLES, ModulatedConv2d, default_channels, n_latent, upfir2d
+from tests.support.tiny_generators import STYLEGAN2 as TINY
+from tests.support.tiny_generators import save_stylegan2
 
 ATOL = 1e-5
 

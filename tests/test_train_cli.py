@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-import wandb_offline
-from conftest import run_script
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 
 
+@pytest.mark.slow
 def test_tiny_walk_trains_logs_offline_and_writes_a_checkpoint_that_records_its_config(tiny_config, tmp_path):
     result = run_script("train.py", "fit", "--config", str(tiny_config), "--checkpoint.dirpath", "ckpt", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -25,6 +26,7 @@ def test_tiny_walk_trains_logs_offline_and_writes_a_checkpoint_that_records_its_
     assert any("train/loss" in row for row in history) and any("val/loss" in row for row in history)
 
 
+@pytest.mark.slow
 def test_a_new_run_refuses_to_overwrite_another_runs_checkpoints(tiny_config, tmp_path):
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "last.ckpt").write_bytes(b"precious")
@@ -35,12 +37,13 @@ def test_a_new_run_refuses_to_overwrite_another_runs_checkpoints(tiny_config, tm
     assert run_script("train.py", *args, "--overwrite", "true", cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--model.init_args.edit.class_path", "steer.edits.Zom"], "unknown class 'Zom' in steer.edits; valid ones:"),
     (["--model.init_args.walk.class_path", "steer.walks.Straight"], "LinearWalk, NNWalk"),
     (["--model.init_args.bogus", "3"], "has no option 'bogus'"),
     (["--data.init_args.batch_size", "0"], "data.batch_size must be ≥ 1"),
-    (["--model.init_args.edit.class_path", "faulty_parts.NaNEdit"], "loss became nan at step 0"),
+    (["--model.init_args.edit.class_path", "tests.support.faulty_parts.NaNEdit"], "loss became nan at step 0"),
     (["--model.init_args.walk.class_path", "steer.walks.ClassLinearWalk"], "unconditional"),
 ], ids=["unknown-edit", "unknown-walk", "unknown-key", "zero-batch", "nan-loss", "class-walk-on-unconditional"])
 def test_bad_training_input_gives_one_clear_line_and_exit_code_2(tiny_config, tmp_path, args, message):
@@ -51,6 +54,7 @@ def test_bad_training_input_gives_one_clear_line_and_exit_code_2(tiny_config, tm
     assert not list((tmp_path / "ckpt").glob("*.ckpt")) if (tmp_path / "ckpt").exists() else True
 
 
+@pytest.mark.slow
 def test_malformed_yaml_is_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed\n")
@@ -58,6 +62,7 @@ def test_malformed_yaml_is_refused(tmp_path):
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_resumed_run_continues_the_step_count_and_the_latent_stream(tiny_config, tmp_path):
     args = ["fit", "--config", str(tiny_config), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt"]
     assert run_script("train.py", *args, cwd=tmp_path).returncode == 0

@@ -5,8 +5,8 @@ import math
 
 import pytest
 import torch
-from conftest import run_script
-from steer_run import steer_run
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 from steer.discovery.trajectories import sharpness, trajectories
 from steer.formats.trajectories import load_records, save_records

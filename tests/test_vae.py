@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-import wandb_offline
-from conftest import run_script
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 from steer.sprites import Fixed, SpriteFactors, Uniform, render_factors
 from steer.discovery.sefa import sefa
 from steer.errors import SteerError

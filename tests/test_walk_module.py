@@ -4,11 +4,11 @@ import pytest
 import torch
 from pytorch_lightning import Callback, Trainer
 
-from known_direction import ZoomingGenerator
 from steer.data import LatentDataModule
 from steer.edits import Zoom
 from steer.modules import WalkModule
 from steer.walks import LinearWalk
+from tests.support.known_direction import ZoomingGenerator
 
 
 class WatchGenerator(Callback):
@@ -26,6 +26,7 @@ def fit(module, steps, batch_size=8, callbacks=()):
     return trainer
 
 
+@pytest.mark.slow
 def test_generator_stays_frozen_in_eval_mode_and_outside_the_optimizer():
     module = WalkModule(ZoomingGenerator(), Zoom())
     before = {k: v.clone() for k, v in module.generator.state_dict().items()}  # BatchNorm running stats too
@@ -38,6 +39,7 @@ def test_generator_stays_frozen_in_eval_mode_and_outside_the_optimizer():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.slow
 def test_linear_walk_learns_the_generators_known_zoom_direction():
     torch.manual_seed(0)
     module = WalkModule(ZoomingGenerator(), Zoom(min_scale=0.5, max_scale=2.0),
@@ -51,6 +53,7 @@ def test_linear_walk_learns_the_generators_known_zoom_direction():
     assert metrics["val/loss"] < 0.2 * metrics["val/baseline_error/×2.00"]
 
 
+@pytest.mark.slow
 def test_per_class_walk_on_a_conditional_generator_gets_labels_and_learns_per_class():
     from steer.generators import DCGAN
     from steer.walks import ClassLinearWalk

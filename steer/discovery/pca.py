@@ -24,6 +24,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from steer.formats.directions import fix_signs
 from steer.errors import SteerError
@@ -38,14 +39,12 @@ def _features(generator: Generator, layer: str, z: Tensor, y: Optional[Tensor], 
 
 def _batches(generator: Generator, layer: str, z: Tensor, y: Optional[Tensor], batch_size: int, device: torch.device,
              label: str, progress: bool) -> Iterator[Tensor]:
-    """:func:`_features` of ``z``, batch by batch, with a progress line."""
-    for start in range(0, len(z), batch_size):
-        end = start + batch_size
-        yield _features(generator, layer, z[start:end], None if y is None else y[start:end], device)
-        if progress:
-            print(f"\r{label}: {min(end, len(z))}/{len(z)} latents", end="", flush=True)
-    if progress:
-        print()
+    """:func:`_features` of ``z``, batch by batch, with a progress bar."""
+    with tqdm(total=len(z), desc=label, unit="latent", disable=not progress) as bar:
+        for start in range(0, len(z), batch_size):
+            end = start + batch_size
+            yield _features(generator, layer, z[start:end], None if y is None else y[start:end], device)
+            bar.update(min(end, len(z)) - start)
 
 
 def _covariance_times(batches: Iterator[Tensor], q: Tensor) -> tuple[Tensor, Tensor, Tensor]:

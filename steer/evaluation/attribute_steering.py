@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from steer.sprites.factors import SpriteFactors
 from steer.sprites.rendering import render_factors
@@ -84,6 +85,7 @@ def measure_attributes(
     g_latent, g_data = rng(seed, "evaluate"), rng(seed, "evaluate-data")
     model, data = [[] for _ in alphas], [[] for _ in alphas]
     done = 0
+    bar = tqdm(total=n, desc="measuring attributes", unit="latent", disable=not progress)
     while done < n:
         b = min(batch_size, n - done)
         z, y = generator.sample(b, g_latent, device)
@@ -93,10 +95,8 @@ def measure_attributes(
             model[a].append(attribute_values(walked, names).cpu())
             data[a].append(attribute_values(edit(real, repeat_alpha(alpha, b, real))[0], names).cpu())
         done += b
-        if progress:
-            print(f"\rmeasuring attributes: {done}/{n}", end="", flush=True)
-    if progress:
-        print()
+        bar.update(b)
+    bar.close()
     model_values, data_values = torch.stack([torch.cat(m) for m in model]), torch.stack([torch.cat(d) for d in data])
     hi = torch.stack([intersection(histograms(to_unit(m, names, factors.size)),
                                    histograms(to_unit(d, names, factors.size)), n, n)

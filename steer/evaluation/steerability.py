@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from steer.data.latents import evaluation_latents
 from steer.edits import Edit

@@ -12,7 +12,7 @@ import sys
 import torch
 from torch import nn
 
-import steer
+from steer.version import __version__
 
 
 def weights_sha256(module: nn.Module) -> str:
@@ -41,7 +41,7 @@ def generator_spec(generator: nn.Module) -> dict:
 def provenance(config: dict | None = None, generator: nn.Module | None = None,
                spec: dict | None = None) -> dict:
     """The record of what is making an artifact now: steer version, command line, resolved config, generator."""
-    record: dict = {"version": steer.__version__, "command": list(sys.argv), "config": config or {}}
+    record: dict = {"version": __version__, "command": list(sys.argv), "config": config or {}}
     if generator is not None:
         record["generator"] = {"spec": spec or generator_spec(generator), "weights_sha256": weights_sha256(generator)}
     return record

@@ -18,7 +18,6 @@ import warnings
 from typing import Optional, Sequence
 
 import torch
-from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import OptimizerCallable
 from torch import Tensor, nn
 
@@ -29,6 +28,7 @@ from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image
+from steer.modules.recorded import RecordedModule
 from steer.modules.walk import WalkFactory
 from steer.objective import Pair, repeat_alpha, steer_pair, walked_image
 from steer.seeding import rng
@@ -38,7 +38,7 @@ from steer.walks import LinearWalk
 warnings.filterwarnings("ignore", message=r"It is recommended to use `self\.log\('val/(hist_intersection/[^']*|loss)', ")
 
 
-class GANModule(LightningModule):
+class GANModule(RecordedModule):
     """Trains ``generator`` against ``discriminator`` on image batches (``batch["image"]`` in [-1, 1]).
 
     ``augment``: an edit applied to each real image with probability

@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.aggregation import MeanMetric
@@ -14,6 +13,7 @@ from torchmetrics.aggregation import MeanMetric
 from steer.errors import SteerError
 from steer.generators.vae import VAEDecoder, doublings
 from steer.media import grid, log_image
+from steer.modules.recorded import RecordedModule
 from steer.seeding import rng
 
 #: A latent whose mean KL(q(z_j|x) ‖ N(0, 1)) over the validation set exceeds this (nats) is "active".
@@ -66,7 +66,7 @@ class Encoder(nn.Module):
         return mu, logvar
 
 
-class BetaVAE(LightningModule):
+class BetaVAE(RecordedModule):
     """Trains an encoder and ``generator`` (the decoder) to maximise the β-VAE objective.
 
     Per image, with q(z|x) = N(μ(x), diag σ²(x)) and p(x|z) Bernoulli per pixel:

@@ -6,7 +6,6 @@ import warnings
 from typing import Callable, Optional
 
 import torch
-from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.aggregation import MeanMetric
@@ -16,6 +15,7 @@ from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import grid, log_image
+from steer.modules.recorded import RecordedModule
 from steer.objective import steer_grid, steer_pair
 from steer.steerability_metric import SteerabilityMetric, SteerabilityValues
 from steer.walks import LinearWalk, Walk
@@ -30,7 +30,7 @@ warnings.filterwarnings(
 )
 
 
-class WalkModule(LightningModule):
+class WalkModule(RecordedModule):
     """Trains ``walk`` so that G(walk(z, α)) matches edit(G(z), α) (docs/methods.md §1).
 
     The generator is frozen (eval mode, no gradients, in no optimizer); the walk

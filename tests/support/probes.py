@@ -1,4 +1,4 @@
-"""Test-only callbacks for train.py runs, added with ``--trainer.callbacks+=probes.<Name>``."""
+"""Test-only callbacks for train.py runs, added with ``--trainer.callbacks+=tests.support.probes.<Name>``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,141 @@
+"""The notebook API: ``steer.load(path)`` → a :class:`Steerable` whose walk gives images as tensors, strips and GIFs.
+
+    import steer
+    model = steer.load("checkpoints/sprites/joint_shift_x.ckpt")
+    images = model.images(n=4)           # (4, A, C, H, W) in [-1, 1], A = the edit's test α grid
+    model.save_strip("walk.png", n=4)    # one row per latent, one column per α
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+
+from steer import checkpoint, media
+from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
+from steer.formats.directions import load_directions
+from steer.edits import Edit
+from steer.errors import SteerError
+from steer.formats.record import RECORD_KEY
+from steer.generators.base import Generator
+from steer.objective import moved_image
+from steer.restore import generator_of, load_generator, load_module
+from steer.seeding import rng
+from steer.walks import DirectionWalk, Walk
+
+#: α grid of a direction file, in standard deviations of the latents along the direction.
+SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+#: Latents drawn to measure that standard deviation.
+SIGMA_SAMPLES = 1024
+
+Alphas = Union[Tensor, Sequence[float], Sequence[Sequence[float]]]
+
+
+@dataclass
+class Steerable:
+    """A generator with the walk (and edit) that steers it, as loaded by :func:`load`.
+
+    ``walk`` and ``edit`` are None where the file has none (a GAN or β-VAE
+    run has a generator only; a direction file has no edit: its α is in
+    standard deviations of the latents along the direction). ``alphas`` is
+    the default α grid (A, sliders); ``source`` the file it came from.
+    """
+
+    generator: Generator
+    walk: Optional[Walk] = None
+    edit: Optional[Edit] = None
+    alphas: Optional[Tensor] = None
+    source: str = ""
+
+    @torch.no_grad()
+    def images(self, z: Optional[Tensor] = None, n: Optional[int] = None, classes: Union[int, Sequence[int], Tensor,
+               None] = None, alphas: Optional[Alphas] = None, seed: int = 0) -> Tensor:
+        """G(walk(z, α)) for each latent and α: a CPU tensor (N, A, C, H, W) in [-1, 1].
+
+        ``z``: latents (N, latent_dim); default ``n`` latents (4 unless given)
+        drawn with ``seed``. ``classes``: one class for all latents or one per
+        latent (conditional generators; default drawn with ``seed``).
+        ``alphas``: (A,) for one slider or (A, sliders), in the edit's units
+        (a direction file: in σ); default the edit's test grid (``self.alphas``).
+        """
+        if self.walk is None:
+            raise SteerError(f"{self.source} holds a generator but no walk to steer it; walk it with a direction "
+                             "file found on it (e.g. evaluate.py directions --checkpoint …), or sample .generator.")
+        grid = self._alpha_grid(alphas)
+        z, y = self._latents(z, n, classes, seed)
+        walk_alphas = self.edit.walk_alpha(grid) if self.edit is not None else grid
+        rows = [moved_image(self.generator, self.walk, z, a.expand(len(z), -1), y) for a in walk_alphas.to(z)]
+        return torch.stack(rows, dim=1).float().cpu()
+
+    def save_strip(self, path: Union[str, Path], images: Optional[Tensor] = None, **options) -> Path:
+        """A PNG with one row per latent and one column per α, of ``images`` (N, A, C, H, W) or of
+        ``self.images(**options)``."""
+        images = self.images(**options) if images is None else images
+        return media.save_png(media.grid(list(images)), Path(path))
+
+    def save_gif(self, path: Union[str, Path], images: Optional[Tensor] = None, ms_per_frame: int = 120,
+                 **options) -> Path:
+        """An animated GIF along α (forward and back), all latents side by side in each frame, of ``images``
+        (N, A, C, H, W) or of ``self.images(**options)``."""
+        images = self.images(**options) if images is None else images
+        return media.save_gif([media.grid([images[:, a]]) for a in range(images.shape[1])], Path(path), ms_per_frame)
+
+    def _alpha_grid(self, alphas: Optional[Alphas]) -> Tensor:
+        grid = self.alphas if alphas is None else torch.as_tensor(alphas, dtype=torch.float32)
+        grid = grid[:, None] if grid.dim() == 1 else grid
+        sliders = self.walk.sliders
+        if grid.dim() != 2 or grid.shape[1] != sliders or len(grid) == 0 or not grid.isfinite().all():
+            raise SteerError(f"alphas must be finite numbers, shape (A,) or (A, {sliders}) for this walk's {sliders} "
+                             f"slider(s); got shape {tuple(grid.shape)}.")
+        return grid
+
+    def _latents(self, z: Optional[Tensor], n: Optional[int], classes: Union[int, Sequence[int], Tensor, None],
+                 seed: int) -> tuple[Tensor, Optional[Tensor]]:
+        device = next(self.generator.parameters(), torch.empty(0)).device
+        g = rng("notebook", seed)
+        if z is None:
+            z, y = self.generator.sample(4 if n is None else n, g)
+        elif z.dim() != 2 or z.shape[1] != self.generator.latent_dim:
+            raise SteerError(f"z must be latents of shape (N, {self.generator.latent_dim}), got {tuple(z.shape)}.")
+        else:
+            y = self.generator.sample_class(len(z), g)
+        if classes is not None:
+            if self.generator.num_classes is None:
+                raise SteerError(f"{type(self.generator).__name__} is unconditional; leave out classes.")
+            y = torch.as_tensor(classes, dtype=torch.long).expand(len(z)).clone()
+            if not ((y >= 0) & (y < self.generator.num_classes)).all():
+                raise SteerError(f"classes must lie in 0 … {self.generator.num_classes - 1}, got {y.tolist()}.")
+        return z.to(device), None if y is None else y.to(device)
+
+
+def load(path: Union[str, Path], direction: int = 0) -> Steerable:
+    """The generator, walk and edit in ``path``: a steer checkpoint (walk run, joint run; a GAN or β-VAE run
+    gives the generator alone) or a direction file, whose ``direction``-th direction becomes the walk.
+
+    Nothing in the file decides what code runs: checkpoints load with
+    ``weights_only=True`` and are rebuilt from steer's record of their config.
+    """
+    found = checkpoint.load(path, "steer file")
+    if isinstance(found, dict) and DIRECTIONS_KEY in found:
+        return _from_directions(str(path), direction)
+    if not isinstance(found, dict) or RECORD_KEY not in found:
+        raise SteerError(f"{path} is neither a steer checkpoint nor a direction file; give a .ckpt written by "
+                         "`python train.py fit` or a directions.pt written by `python evaluate.py directions`.")
+    module, _ = load_module(Path(path))
+    edit, walk = getattr(module, "edit", None), getattr(module, "walk", None)
+    return Steerable(generator_of(module, str(path)), walk, edit,
+                     edit.test_alphas() if edit is not None and walk is not None else None, str(path))
+
+
+def _from_directions(path: str, direction: int) -> Steerable:
+    """A direction file's ``direction``-th direction as a one-slider walk, α in σ of the latents along it."""
+    spec = load_directions(path).generator
+    generator = load_generator(spec.get("checkpoint"), None if "checkpoint" in spec else spec)
+    walk = DirectionWalk(generator.latent_dim, 1, generator.num_classes, path=path, index=direction).eval()
+    z, _ = generator.sample(SIGMA_SAMPLES, rng("notebook-sigma"))
+    walk.scale = float((z.float() @ walk.directions[0]).std())
+    return Steerable(generator, walk, None, torch.tensor(SIGMAS)[:, None], path)

@@ -1,0 +1,68 @@
+"""Packaging: every third-party package steer imports is declared; the wheel carries the `steer` command and configs."""
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from importlib import metadata
+
+import pytest
+import tomllib
+
+from tests.support.scripts import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared(requirements: list[str]) -> set[str]:
+    return {normalized(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) for r in requirements}
+
+
+def imported_top_level(files) -> set[str]:
+    names = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_third_party_package_the_library_imports_is_a_declared_dependency():
+    files = [*(ROOT / "steer").rglob("*.py"), ROOT / "train.py", ROOT / "evaluate.py"]
+    third_party = imported_top_level(files) - set(sys.stdlib_module_names) - {"steer", "__future__"}
+    owners = metadata.packages_distributions()
+    distributions = {normalized(d) for name in third_party for d in owners.get(name, [name])}
+    assert distributions - declared(PYPROJECT["project"]["dependencies"]) == set()
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_steer_command_and_the_configs(tmp_path):
+    source = tmp_path / "source"
+    for name in ("steer", "configs"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        info = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(z.read(info).decode())
+        entry_points = z.read(info.replace("METADATA", "entry_points.txt")).decode()
+    assert meta["Name"] == PYPROJECT["project"]["name"]
+    assert "[console_scripts]\nsteer = steer.cli:main" in entry_points
+    configs = {f"steer/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "configs").rglob("*.yaml")}
+    assert configs and configs <= names
+    assert {"steer/__init__.py", "steer/notebook.py", "steer/cli.py"} <= names
+    assert declared(meta.get_all("Requires-Dist")) >= {"tqdm", "pyyaml", "fsspec"}
