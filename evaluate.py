@@ -7,6 +7,7 @@ from typing import Optional
 from jsonargparse import CLI
 
 from steer.cli import ConciseParser, user_errors
+from steer.reports.wandb import run_line
 
 
 def resolve_device(name: str):  # -> torch.device (torch is imported on use: --help stays fast)
@@ -32,6 +33,13 @@ def resolve_device(name: str):  # -> torch.device (torch is imported on use: --h
         raise SteerError(f"--device {name}: this machine has {count} {device.type.upper()} device(s), "
                          f"{device.type}:0 … {device.type}:{count - 1}.")
     return device
+
+
+def trained_record(checkpoint: Optional[str]) -> Optional[dict]:
+    """The steer record of the checkpoint a report measured (config, W&B run), for the report's W&B run."""
+    from steer.restore import read_record
+
+    return read_record(Path(checkpoint))[1] if checkpoint else None
 
 
 def steerability(
@@ -115,7 +123,7 @@ def steerability(
     if measured is not None:
         print_attributes(measured)
     if wandb:
-        print(f"W&B run: {log_report(out_dir, metrics)}")
+        print(run_line(log_report(out_dir, metrics, checkpoint, record)))
     print(f"report: {out_dir}")
 
 
@@ -228,7 +236,7 @@ def directions(
     summary = write_direction_report(out_dir, gen, found, seconds, steps=steps, max_step=max_step, latents=latents,
                                      seed=seed, batch_size=batch_size, overwrite=overwrite)
     if wandb:
-        print(f"W&B run: {log_direction_report(out_dir, summary)}")
+        print(run_line(log_direction_report(out_dir, summary, checkpoint, trained_record(checkpoint))))
     print(f"report: {out_dir}")
 
 
@@ -302,7 +310,7 @@ def trajectories(
     for t, value in zip(summary["ts"], summary["mean_loss"]):
         print(f"{transform.describe(torch.tensor([t])):>10}  {value:.4g}")
     if wandb:
-        print(f"W&B run: {algorithm.log_report(out_dir, summary)}")
+        print(run_line(algorithm.log_report(out_dir, summary, checkpoint, trained_record(checkpoint))))
     print(f"report: {out_dir}")
 
 
@@ -367,7 +375,7 @@ def manifold(
         print(f"{i + 1:>5}  {t:7.4f}  {a:7.4f}  {b:7.4f}")
     print(f"mean change outside / inside: {summary['outside_inside_ratio']:.3f}")
     if wandb:
-        print(f"W&B run: {algorithm.log_report(out_dir, summary)}")
+        print(run_line(algorithm.log_report(out_dir, summary, checkpoint, trained_record(checkpoint))))
     print(f"report: {out_dir}")
 
 
@@ -438,8 +446,9 @@ def score(
 
     from steer.discovery import load_directions
     from steer.discovery.direction_report import plot_grid, render
-    from steer.evaluation.direction_scores import score_directions, score_rows
-    from steer.evaluation.folder import check_out_dir, log_folder, save_json, write_folder
+    from steer.evaluation.direction_scores import score_directions, score_rows, score_table
+    from steer.evaluation.folder import check_out_dir, save_json, write_folder
+    from steer.reports.wandb import log_folder
     from steer.restore import load_generator
 
     files = ("scores.png", "scores.json")
@@ -462,9 +471,11 @@ def score(
     write_folder(out_dir, {"scores.png": lambda path: plot_grid(frames, found, alphas, path),
                            "scores.json": lambda path: save_json(summary, path)}, overwrite)
     if wandb:
-        run = log_folder(out_dir, "score", {"directions": directions, "method": found.method},
-                         {"score/grid": "scores.png"}, {"score/table": (header, rows)}, {})
-        print(f"W&B run: {run}")
+        table = score_table({found.method: scores})
+        print(run_line(log_folder(out_dir, "score", {"directions": directions, "method": found.method,
+                                                     "generator": found.generator},
+                                  {"score/grid": "scores.png"}, {"score/table": table},
+                                  checkpoint=checkpoint, record=trained_record(checkpoint))))
     print(f"report: {out_dir}")
 
 

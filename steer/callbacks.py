@@ -11,7 +11,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 
 class Throughput(Callback):
-    """Times the training steps (forward, backward, optimizer) and prints images/s at the end.
+    """Times the training steps (forward, backward, optimizer), logs images/s and prints it at the end.
 
     Data loading and validation are outside the timed span, so the figure is
     the walk step's own speed; the wall-clock figure of the whole fit is
@@ -33,6 +33,7 @@ class Throughput(Callback):
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         self.step_seconds += time.perf_counter() - self._t0
         self.images += len(next(iter(batch.values())))
+        pl_module.log("train/images_per_second", self.images_per_second())
 
     def images_per_second(self) -> float:
         return self.images / self.step_seconds if self.step_seconds else 0.0

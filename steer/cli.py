@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 import warnings
@@ -19,6 +18,15 @@ import steer
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint_io import with_atomic_checkpoints
 from steer.errors import SteerError
+from steer.reports.wandb import (
+    RUN_KEY,
+    TrainingRun,
+    finish_wandb,
+    label_logger,
+    run_line,
+    training_run,
+    wandb_logger_config,
+)
 
 RECORD_KEY = "steer"
 
@@ -50,28 +58,8 @@ def user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def wandb_offline() -> bool:
-    """True unless the user chose a W&B mode or has credentials (API key or netrc entry)."""
-    mode = os.environ.get("WANDB_MODE")
-    if mode:
-        return mode in ("offline", "dryrun", "disabled")
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    return not (netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"))
-
-
-def wandb_logger_config(save_dir: str = "runs", project: str = "steer") -> dict:
-    """The default logger: W&B, offline when no credentials are set (``wandb sync`` uploads later)."""
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return {
-        "class_path": "pytorch_lightning.loggers.WandbLogger",
-        "init_args": {"project": project, "save_dir": save_dir, "offline": wandb_offline()},
-    }
-
-
 class Provenance(Callback):
-    """Writes what made a checkpoint into it (config, command, steer version) and beside it (config.yaml)."""
+    """Writes what made a checkpoint into it (config, command, steer version, W&B run) and beside it (config.yaml)."""
 
     def __init__(self, config: dict, config_yaml: str) -> None:
         self.record = {"version": steer.__version__, "config": config, "command": list(sys.argv)}
@@ -85,7 +73,8 @@ class Provenance(Callback):
             atomic_write(Path(ckpt.dirpath) / "config.yaml", lambda f: f.write(self.config_yaml.encode()))
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
-        checkpoint[RECORD_KEY] = self.record
+        run = training_run(trainer)
+        checkpoint[RECORD_KEY] = {**self.record, **({RUN_KEY: run} if run else {})}
 
 
 def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrite: bool) -> None:
@@ -204,11 +193,16 @@ class SteerCLI(LightningCLI):
         sub = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         ckpt_path = sub.get("ckpt_path") if self.subcommand == "fit" else None
         _refuse_overwrite(sub.get("checkpoint.dirpath"), ckpt_path, sub.get("overwrite", False))
+        model = sub.get("model")
+        label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
+                     self.subcommand or "fit")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         sub = self.config[self.subcommand] if self.subcommand else self.config
         config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(yaml.safe_load(config_yaml), config_yaml)]
+        config_dict = yaml.safe_load(config_yaml)
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), Provenance(config_dict, config_yaml),
+                                 TrainingRun({**config_dict, "steer_version": steer.__version__})]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         return super()._instantiate_trainer(config, callbacks)
 
@@ -243,18 +237,7 @@ class SteerCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
-        finish_wandb(self.trainer)
+        folder = finish_wandb(self.trainer)
+        if folder is not None:
+            print(run_line(folder))
 
-
-def finish_wandb(trainer: Trainer) -> None:
-    """Close the W&B run so that its files are complete when the command returns.
-
-    Lightning's WandbLogger leaves the run open (for notebooks); the W&B
-    service would otherwise still be writing the offline run after exit.
-    """
-    from pytorch_lightning.loggers import WandbLogger
-
-    if trainer.is_global_zero and any(isinstance(lg, WandbLogger) for lg in trainer.loggers):
-        import wandb
-
-        wandb.finish()

@@ -22,9 +22,10 @@ from steer.discovery.directions import Directions, save_directions  # noqa: E402
 from steer.discovery.pca import pca  # noqa: E402
 from steer.discovery.sefa import sefa  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
-from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import save_figure, save_json, write_folder  # noqa: E402
 from steer.generators.base import Generator  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.wandb import log_folder  # noqa: E402
 from steer.seeding import rng  # noqa: E402
 
 REPORT_FILES = ("directions.pt", "directions.png", "directions.gif", "directions.json")
@@ -120,10 +121,13 @@ def write_direction_report(out: Path, generator: Generator, found: Directions, s
     return summary
 
 
-def log_direction_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
+def log_direction_report(out: Path, summary: dict, checkpoint: Optional[str] = None, record: Optional[dict] = None,
+                         save_dir: str = "runs", project: str = "steer") -> Optional[Path]:
+    """The report as a W&B run linked to the training run of ``checkpoint`` (see ``log_folder``); returns its folder."""
     config = {key: summary[key] for key in ("method", "k", "generator", "params", "made_by")}
+    scores = list(map(list, enumerate(summary["scores"])))
     return log_folder(out, "directions", config,
                       {"directions/grid": "directions.png", "directions/walk": "directions.gif"},
-                      {"directions/scores": (["direction", summary["score_name"]], list(map(list, enumerate(summary["scores"]))))},
-                      {"seconds": summary["seconds"]}, save_dir, project)
+                      {"directions/scores": (["direction", summary["score_name"]], scores)},
+                      {"seconds": summary["seconds"]}, checkpoint=checkpoint, record=record,
+                      save_dir=save_dir, project=project)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import matplotlib.pyplot as plt
 import torch
@@ -28,10 +29,11 @@ from tqdm.auto import tqdm
 
 from steer import checkpoint
 from steer.errors import SteerError
-from steer.evaluation.folder import log_folder, save_figure, save_json, write_folder
+from steer.evaluation.folder import save_figure, save_json, write_folder
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import pil, save_gif
+from steer.reports.wandb import Curve, log_folder
 from steer.seeding import rng
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -362,11 +364,16 @@ def write_report(result: Manifold, out: Path, command: list[str], overwrite: boo
     return summary
 
 
-def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    rows = [[i + 1, t, a, b] for i, (t, a, b) in
-            enumerate(zip(summary["targets"], summary["inside_change"], summary["outside_change"]))]
+def log_report(out: Path, summary: dict, checkpoint: Optional[str] = None, record: Optional[dict] = None,
+               save_dir: str = "runs", project: str = "steer") -> Optional[Path]:
+    """The report as a W&B run linked to the training run of ``checkpoint`` (see ``log_folder``); returns its folder."""
+    frames = list(range(1, len(summary["targets"]) + 1))
+    rows = [[i, t, a, b] for i, t, a, b in
+            zip(frames, summary["targets"], summary["inside_change"], summary["outside_change"])]
+    curve = Curve(frames, {"inside": summary["inside_change"], "outside": summary["outside_change"],
+                           "target": summary["targets"]}, "frame", "mean |Δ| per pixel to the seed")
     return log_folder(out, "manifold", summary["settings"],
                       {"manifold/frames": "frames.png", "manifold/animation": "manifold.gif"},
                       {"manifold/changes": (["frame", "target", "inside_change", "outside_change"], rows)},
-                      {"outside_inside_ratio": summary["outside_inside_ratio"]}, save_dir, project)
+                      {"outside_inside_ratio": summary["outside_inside_ratio"]}, {"manifold/change_curve": curve},
+                      checkpoint, record, save_dir, project)

@@ -30,6 +30,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2, MaskedLowPass
+from steer.reports.wandb import Curve, log_folder
 from steer.seeding import rng
 
 RECORD_TENSORS = ("z0", "z_t", "t", "delta", "loss", "start")
@@ -265,14 +266,16 @@ def write_report(out: Path, generator: Generator, edit: Edit, records: Records, 
     return summary
 
 
-def log_report(out: Path, summary: dict, save_dir: str = "runs", project: str = "steer") -> str:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    from steer.evaluation.folder import log_folder
-
+def log_report(out: Path, summary: dict, checkpoint: Optional[str] = None, record: Optional[dict] = None,
+               save_dir: str = "runs", project: str = "steer") -> Optional[Path]:
+    """The report as a W&B run linked to the training run of ``checkpoint`` (see ``log_folder``); returns its folder."""
+    ts, mean_loss = summary["ts"], summary["mean_loss"]
     return log_folder(out, "trajectories", summary["settings"],
                       {"trajectories/grid": "trajectories.png", "trajectories/walk": "trajectories.gif"},
-                      {"trajectories/mean_loss": (["t", "mean_loss"], [list(r) for r in zip(summary["ts"], summary["mean_loss"])])},
-                      {}, save_dir, project)
+                      {"trajectories/mean_loss": (["t", "mean_loss"], [list(r) for r in zip(ts, mean_loss)])},
+                      {}, {"trajectories/mean_loss_curve": Curve(ts, {"mean final loss": mean_loss}, "t",
+                                                                 "mean final inversion loss per t")},
+                      checkpoint, record, save_dir, project)
 
 
 # -- measurement: does the low-pass loss keep texture? ------------------------------------

@@ -91,33 +91,3 @@ def save_json(data: object, path: Path) -> Path:
     """``data`` as indented JSON, written atomically."""
     return atomic_write(path, lambda f: f.write(json.dumps(data, indent=2).encode()))
 
-
-def log_folder(
-    out: Path,
-    job_type: str,
-    config: dict,
-    files: dict[str, str],
-    tables: dict[str, tuple[list[str], list[list]]],
-    summary: dict,
-    save_dir: str = "runs",
-    project: str = "steer",
-) -> str:
-    """A report folder as one W&B run (offline without credentials); returns the run's folder.
-
-    ``files``: W&B key → file name in ``out`` (PNG as an image, GIF as a
-    video); ``tables``: key → (columns, rows); ``summary``: the run's summary.
-    """
-    import wandb
-
-    from steer.cli import wandb_offline
-
-    run = wandb.init(project=project, job_type=job_type, dir=save_dir, config=config,
-                     mode="offline" if wandb_offline() else None, reinit="finish_previous")
-    logged = {key: wandb.Video(str(out / name), format="gif") if name.endswith(".gif") else wandb.Image(str(out / name))
-              for key, name in files.items()}
-    logged.update({key: wandb.Table(columns=columns, data=rows) for key, (columns, rows) in tables.items()})
-    run.log(logged)
-    run.summary.update(summary)
-    folder = run.dir
-    run.finish()
-    return folder

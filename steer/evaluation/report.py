@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -12,9 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.evaluation.folder import check_out_dir, log_folder, save_figure, save_json, write_folder  # noqa: E402
+from steer.evaluation.folder import check_out_dir, save_figure, save_json, write_folder  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.wandb import Curve, log_folder  # noqa: E402
 
 REPORT_FILES = ("metrics.json", "curves.png", "walk_grid.png", "walk.gif", "attributes.png")
 
@@ -148,14 +150,44 @@ def write_report(
     return metrics
 
 
-def log_report(out: Path, metrics: dict, save_dir: str = "runs", project: str = "steer") -> Optional[str]:
-    """The report as a W&B run (offline without credentials); returns the run's folder."""
-    rows = [[str(a), w, b, str(c)] for a, w, b, c in
-            zip(metrics["alphas"], metrics["walk_error"], metrics["baseline_error"], metrics["achieved_alpha"])]
+def slider_rows(alphas: list[list[float]]) -> list[list[int]]:
+    """Per slider, the grid rows that move it alone (its identity value is the one most rows hold)."""
+    identity = [Counter(column).most_common(1)[0][0] for column in zip(*alphas)]
+    return [[i for i, a in enumerate(alphas) if all(v == identity[j] for j, v in enumerate(a) if j != k)]
+            for k in range(len(identity))]
+
+
+def log_report(out: Path, metrics: dict, checkpoint: Optional[str] = None, record: Optional[dict] = None,
+               save_dir: str = "runs", project: str = "steer") -> Optional[Path]:
+    """The report as a W&B run linked to the training run of ``checkpoint`` (see ``log_folder``); returns its folder.
+
+    Its table has one numeric column per slider for α and achieved α, and
+    native line plots of the errors and the achieved α per slider.
+    """
+    limit = metrics["limit"]
+    names = [""] if "positive" in limit else list(limit)
+    alphas, achieved = ([a if isinstance(a, list) else [a] for a in metrics[key]]
+                        for key in ("alphas", "achieved_alpha"))
+    walk, base = metrics["walk_error"], metrics["baseline_error"]
+
+    def per_slider(stem: str) -> list[str]:
+        return [f"{stem}_{name}" if name else stem for name in names]
+
+    table = ([*per_slider("alpha"), "walk_error", "baseline_error", *per_slider("achieved_alpha")],
+             [[*a, w, b, *c] for a, w, b, c in zip(alphas, walk, base, achieved)])
+    curves = {}
+    for k, (name, rows) in enumerate(zip(names, slider_rows(alphas))):
+        rows = sorted(rows, key=lambda i: alphas[i][k])
+        xs, part = [alphas[i][k] for i in rows], f"/{name}" if name else ""
+        curves[f"steerability/errors{part}"] = Curve(
+            xs, {"walk": [walk[i] for i in rows], "no walk": [base[i] for i in rows]}, "requested α",
+            f"masked L2 to edit(G(z), α){part}")
+        curves[f"steerability/achieved{part}"] = Curve(
+            xs, {"achieved α": [achieved[i][k] for i in rows], "requested α": xs}, "requested α",
+            f"achieved α{part}")
     files = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
     if (out / "attributes.png").exists():
         files["steerability/attributes"] = "attributes.png"
-    return log_folder(out, "evaluate", metrics.get("made_by", {}), files,
-                      {"steerability/metrics": (["alpha", "walk_error", "baseline_error", "achieved_alpha"], rows)},
-                      {"limit": metrics["limit"]}, save_dir, project)
+    return log_folder(out, "steerability", metrics.get("made_by", {}), files, {"steerability/metrics": table},
+                      {"limit": limit}, curves, checkpoint, record, save_dir, project)

@@ -1,0 +1,1 @@
+"""The one report pipeline: report folders, W&B runs, console tables, provenance (knows no analysis)."""
