@@ -141,3 +141,27 @@ def test_each_slider_curve_takes_the_grid_rows_that_move_that_slider_alone():
     assert slider_rows(alphas) == [[0, 1, 2], [0, 3, 4]]
     assert slider_rows([[0.5], [1.0], [2.0]]) == [[0, 1, 2]]
 
+
+
+@pytest.mark.slow
+def test_a_colour_report_has_one_numeric_alpha_column_and_curve_per_slider(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from steer.evaluation.report import log_report
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("curves.png", "walk_grid.png", "walk.gif"):
+        Image.new("RGB", (8, 8)).save(out / name)
+    alphas = [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 0.5]]
+    side = {"negative": None, "positive": 0.5}
+    metrics = {"alphas": alphas, "achieved_alpha": alphas, "walk_error": [0.0, 0.1, 0.2, 0.3, 0.4],
+               "baseline_error": [0.0, 0.5, 0.5, 0.5, 0.5], "limit": {"R": side, "G": side, "B": side}}
+    folder = log_report(out, metrics)
+    run = wandb_offline.run(folder)
+    table = json.loads((folder / "files" / run["summary"]["steerability/metrics"]["path"]).read_text())
+    assert table["columns"] == ["alpha_R", "alpha_G", "alpha_B", "walk_error", "baseline_error",
+                                "achieved_alpha_R", "achieved_alpha_G", "achieved_alpha_B"]
+    assert table["data"][1] == [-0.5, 0.0, 0.0, 0.1, 0.5, -0.5, 0.0, 0.0]
+    assert {f"steerability/errors/{c}" for c in "RGB"} <= set(run["config"]["_wandb"]["visualize"])
