@@ -206,6 +206,8 @@ def run_line(folder: Optional[Path]) -> str:
     """The line that tells the user where the run is, and how to upload it when it is offline."""
     if folder is None:
         return "W&B run: none (WANDB_MODE=disabled)"
+    if folder.is_absolute() and folder.is_relative_to(Path.cwd()):
+        folder = folder.relative_to(Path.cwd())
     upload = f" (offline; upload it with: wandb sync {folder})" if wandb_offline() else ""
     return f"W&B run: {folder}{upload}"
 
@@ -227,7 +229,8 @@ def open_run(job_type: str, config: dict, name: Optional[str] = None, group: Opt
     import wandb
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=project, job_type=job_type, dir=save_dir, config=config, name=name, group=group,
+    # an absolute folder: a W&B service already running in this process resolves relative ones from its own cwd
+    return wandb.init(project=project, job_type=job_type, dir=Path(save_dir).resolve(), config=config, name=name, group=group,
                       tags=list(tags), mode="offline" if default_offline() else None, reinit="finish_previous")
 
 
