@@ -11,11 +11,12 @@ from pytorch_lightning.utilities import rank_zero_info
 
 
 class Throughput(Callback):
-    """Times the training steps (forward, backward, optimizer) and prints images/s at the end.
+    """Times the training steps (forward, backward, optimizer); logs images/s and prints it at the end.
 
     Data loading and validation are outside the timed span, so the figure is
     the walk step's own speed; the wall-clock figure of the whole fit is
-    printed beside it.
+    printed beside it. The metric ``train/images_per_second`` (per rank) is
+    logged with the training steps and once more when the fit ends.
     """
 
     def __init__(self) -> None:
@@ -33,6 +34,7 @@ class Throughput(Callback):
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int) -> None:
         self.step_seconds += time.perf_counter() - self._t0
         self.images += len(next(iter(batch.values())))
+        pl_module.log("train/images_per_second", self.images_per_second())
 
     def images_per_second(self) -> float:
         return self.images / self.step_seconds if self.step_seconds else 0.0
@@ -41,6 +43,8 @@ class Throughput(Callback):
         if not self.images:
             return
         wall = time.perf_counter() - self.fit_start
+        for logger in trainer.loggers if trainer.is_global_zero else []:
+            logger.log_metrics({"train/images_per_second": self.images_per_second()}, step=trainer.global_step)
         rank_zero_info(
             f"train throughput: {self.images_per_second():.1f} images/s per rank in the training step "
             f"({self.images} images in {self.step_seconds:.1f} s); whole fit {wall:.1f} s with validation "

@@ -24,6 +24,7 @@ from jsonargparse import ArgumentParser, Namespace
 from steer.cli.lightning import ConciseParser, SteerCLI, user_errors
 from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
+from steer.formats.record import read_record
 from steer.generators.base import Generator
 from steer.reports.report import check_report_folder, publish
 
@@ -103,7 +104,10 @@ def run(argv: list[str]) -> Any:
     check_report_folder(out, built["overwrite"])
     if "device" in inspect.signature(fn).parameters:
         kwargs["device"] = resolve_device(built["device"])
-    return publish(fn(**kwargs), out, resolved, built["wandb"])
+    report = fn(**kwargs)
+    if kwargs.get("checkpoint") and report.checkpoint is None:  # the run measured: links the W&B runs
+        report.checkpoint, report.trained = kwargs["checkpoint"], read_record(Path(kwargs["checkpoint"]))[1]
+    return publish(report, out, resolved, built["wandb"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
 from steer.formats.provenance import frozen, provenance
 from steer.formats.record import RECORD_KEY
-from steer.reports.wandb import finish_wandb, wandb_logger_config
+from steer.reports.wandb import RUN_KEY, TrainingRun, finish_wandb, label_logger, run_line, training_run, wandb_logger_config
 
 # A frozen generator is in eval mode on purpose (docs/architecture.md, Contracts between parts).
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
@@ -54,8 +54,8 @@ def user_errors() -> Iterator[None]:
 
 
 class Provenance(Callback):
-    """Writes what made a checkpoint into it (steer's provenance record: version, command, config, and the frozen
-    generator's spec and weights hash) and beside it (config.yaml)."""
+    """Writes what made a checkpoint into it (steer's provenance record: version, command, config, the frozen
+    generator's spec and weights hash, and the W&B run that trained it) and beside it (config.yaml)."""
 
     def __init__(self, config: dict, config_yaml: str) -> None:
         self.config = config
@@ -70,7 +70,8 @@ class Provenance(Callback):
             atomic_write(Path(ckpt.dirpath) / "config.yaml", lambda f: f.write(self.config_yaml.encode()))
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
-        checkpoint[RECORD_KEY] = self.record
+        run = training_run(trainer)
+        checkpoint[RECORD_KEY] = {**self.record, **({RUN_KEY: run} if run else {})}
 
 
 def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrite: bool) -> None:
@@ -135,10 +136,14 @@ class SteerCLI(LightningCLI):
         return parser
 
     def before_instantiate_classes(self) -> None:
-        """fit must not write over another run; validate, test and predict write no checkpoints."""
+        """fit must not write over another run; validate, test and predict write no checkpoints. W&B runs are
+        named, grouped and tagged after the model's generator, edit and walk unless the user set them."""
+        sub = self.config[self.subcommand]
         if self.subcommand == "fit":
-            sub = self.config["fit"]
             _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
+        model = sub.get("model")
+        label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
+                     self.subcommand)
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         sub = self.config[self.subcommand] if self.subcommand else self.config
@@ -147,7 +152,7 @@ class SteerCLI(LightningCLI):
         for callback in callbacks:
             if isinstance(callback, SteerabilityReport):
                 callback.config = provenance.config
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance]
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance, TrainingRun(provenance.config)]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         return super()._instantiate_trainer(config, callbacks)
 
@@ -201,14 +206,19 @@ class SteerCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         if self.trainer.is_global_zero and ckpt is not None and ckpt.last_model_path:
             print(f"last checkpoint: {ckpt.last_model_path}")
-        finish_wandb(self.trainer)
+        self._finish_run()
 
     def after_validate(self) -> None:
-        finish_wandb(self.trainer)
+        self._finish_run()
 
     def after_test(self) -> None:
-        finish_wandb(self.trainer)
+        self._finish_run()
 
     def after_predict(self) -> None:
-        finish_wandb(self.trainer)
+        self._finish_run()
+
+    def _finish_run(self) -> None:
+        folder = finish_wandb(self.trainer)
+        if folder is not None:
+            print(run_line(folder))
 

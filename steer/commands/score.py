@@ -8,9 +8,9 @@ from steer.commands.common import generator_on
 from steer.discovery import load_directions
 from steer.discovery.direction_report import plot_grid, render
 from steer.formats.directions import Directions
-from steer.evaluation.direction_scores import score_directions, score_rows
+from steer.evaluation.direction_scores import score_directions, score_table
 from steer.generators.base import Generator
-from steer.reports.report import Report, Table
+from steer.reports.report import Report
 
 
 def score(
@@ -64,16 +64,5 @@ def scores_report(gen: Generator, found: Directions, path: str, factors: list[st
     alphas = torch.linspace(-max_step, max_step, 7)
     frames = render(gen, found, alphas, 3, seed, batch_size)
     return Report("scores.json", record, {"scores.png": lambda out: plot_grid(frames, found, alphas, out)},
-                  numeric(score_rows({found.method: scores})), media={"score/grid": "scores.png"}, job_type="score")
+                  score_table({found.method: scores}), media={"score/grid": "scores.png"}, job_type="score")
 
-
-def numeric(table: tuple[list[str], list[list[str]]]) -> Table:
-    """The score table with its number cells as numbers."""
-    def value(cell: str) -> object:
-        try:
-            return float(cell) if "." in cell else int(cell)
-        except ValueError:
-            return cell
-
-    header, rows = table
-    return header, [[value(c) for c in row] for row in rows]

@@ -76,7 +76,7 @@ def steerability(
         n=n, batch_size=batch_size, seed=seed, fraction=fraction)
     report = steerability_report(result, measured)
     report.record["trained"] = record  # the record of the run measured (config, command, version), if any
-    report.generator = gen
+    report.generator, report.checkpoint, report.trained = gen, checkpoint, record
     return report
 
 

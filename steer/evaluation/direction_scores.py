@@ -179,14 +179,20 @@ def score_directions(generator: Generator, directions: Tensor, factors: Sequence
         vanished=(~values.isfinite().all(-1)).sum((1, 2)), dropped=torch.stack([(~f[2]).sum() for f in fits]))
 
 
-def score_rows(named: dict[str, DirectionScores]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a table of several direction sets' scores (e.g. one per method), one row per direction."""
+def score_table(named: dict[str, DirectionScores]) -> tuple[list[str], list[list]]:
+    """(header, rows) of several direction sets' scores (e.g. one per method), one row per direction, numeric."""
     factors = next(iter(named.values())).factors
     header = ["method", "u", "controls", *[f"R² {f}" for f in factors], "leakage", "cross-talk", "vanished"]
-    rows = [[name, str(i), d["controlled"] or "none", *[f"{d['r2'][f]:.3f}" for f in factors], f"{d['leakage']:.3f}",
-             f"{d['crosstalk']:.3f}", str(d["vanished_images"])]
+    rows = [[name, i, d["controlled"] or "none", *[d["r2"][f] for f in factors], d["leakage"], d["crosstalk"],
+             d["vanished_images"]]
             for name, scores in named.items() for i, d in enumerate(scores.to_json()["directions"])]
     return header, rows
+
+
+def score_rows(named: dict[str, DirectionScores]) -> tuple[list[str], list[list[str]]]:
+    """``score_table`` as text for printing: scores to 3 decimals."""
+    header, rows = score_table(named)
+    return header, [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
 
 
 @dataclass

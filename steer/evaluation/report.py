@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,7 @@ from steer.reports.folder import save_figure  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 from steer.reports.report import Report, Table  # noqa: E402
+from steer.reports.wandb import Curve  # noqa: E402
 
 
 
@@ -131,16 +133,34 @@ def steerability_report(result: Steerability, attributes: Optional[AttributeStee
         files["attributes.png"] = lambda path: plot_attributes(attributes, path)
         media["steerability/attributes"] = "attributes.png"
         lines += attribute_lines(attributes)
-    return Report("metrics.json", metrics, files, alpha_table(result), lines, media, {"limit": metrics["limit"]})
+    return Report("metrics.json", metrics, files, alpha_table(result), lines, media, {"limit": metrics["limit"]},
+                  job_type="steerability", curves=alpha_curves(result))
 
 
 def alpha_table(result: Steerability) -> Table:
     """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers)."""
     names = [""] if result.edit.sliders == 1 else [f"_{n}" for n in result.edit.slider_names]
-    columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved{n}" for n in names]
+    columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved_alpha{n}" for n in names]
     rows = [[*map(float, a), float(w), float(b), *map(float, c)]
             for a, w, b, c in zip(result.alphas, result.walk_error, result.baseline_error, result.achieved)]
     return columns, rows
+
+
+def alpha_curves(result: Steerability) -> dict[str, Curve]:
+    """Native W&B line plots per slider: walk and no-walk error, and achieved against requested α."""
+    curves = {}
+    for k, (name, rows) in enumerate(axes(result.edit, result.alphas).items()):
+        rows = sorted(rows, key=lambda i: float(result.alphas[i, k]))
+        xs = [float(result.alphas[i, k]) for i in rows]
+        part = f"/{name}" if result.edit.sliders > 1 else ""
+        curves[f"steerability/errors{part}"] = Curve(
+            xs, {"walk": [float(result.walk_error[i]) for i in rows],
+                 "no walk": [float(result.baseline_error[i]) for i in rows]}, "requested α",
+            f"masked L2 to edit(G(z), α){part}")
+        curves[f"steerability/achieved{part}"] = Curve(
+            xs, {"achieved α": [float(result.achieved[i, k]) for i in rows], "requested α": xs}, "requested α",
+            f"achieved α{part}")
+    return curves
 
 
 def attribute_lines(measured: AttributeSteering) -> list[str]:

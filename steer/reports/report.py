@@ -18,7 +18,7 @@ from pathlib import Path
 from torch import nn
 
 from steer.reports.folder import check_out_dir, save_json, write_folder
-from steer.reports.wandb import log_folder
+from steer.reports.wandb import Curve, log_folder, run_line
 from steer.formats.provenance import provenance
 
 Writer = Callable[[Path], object]  # writes one file at the path it is given
@@ -33,7 +33,11 @@ class Report:
     ``record``: its content; ``files``: every other file, by name; ``table``:
     the console and W&B table (numbers stay numbers); ``lines``: console lines
     printed after the table; ``media``: W&B key → file name (PNG or GIF);
-    ``summary``: W&B run summary; ``job_type``: the W&B run's job type.
+    ``summary``: W&B run summary; ``curves``: native W&B line plots;
+    ``job_type``: the W&B run's job type; ``generator``: what the report is
+    about (its spec and weights hash go into the provenance); ``checkpoint``
+    and ``trained``: the checkpoint measured and its steer record, which link
+    the W&B run to the training run.
     """
 
     name: str
@@ -44,7 +48,10 @@ class Report:
     media: dict[str, str] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     job_type: str = "evaluate"
-    generator: nn.Module | None = None  # what the report is about: its spec and weights hash go into the provenance
+    curves: dict[str, Curve] = field(default_factory=dict)
+    generator: nn.Module | None = None
+    checkpoint: str | None = None
+    trained: dict = field(default_factory=dict)
 
 
 def check_report_folder(out: Path, overwrite: bool, option: str = "--out") -> None:
@@ -73,7 +80,8 @@ def publish(report: Report, out: Path, config: dict, wandb: bool = True) -> Path
         print(line)
     if wandb:
         tables = {f"{report.job_type}/table": report.table} if report.table is not None else {}
-        run = log_folder(out, report.job_type, record["provenance"], report.media, tables, report.summary)
-        print(f"W&B run: {run}")
+        folder = log_folder(out, report.job_type, record["provenance"], report.media, tables, report.summary,
+                            report.curves, report.checkpoint, report.trained)
+        print(run_line(folder))
     print(f"report: {out}")
     return out

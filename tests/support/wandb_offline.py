@@ -48,3 +48,43 @@ def history(run_dir: Path) -> list[dict]:
             rows.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
                          for item in record.history.item})
     return rows
+
+
+def _merge(into: dict, items) -> None:
+    """Config or summary items into ``into``; a nested key (a path) goes into nested dicts."""
+    for item in items:
+        path = list(item.nested_key) or [item.key]
+        node = into
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = json.loads(item.value_json)
+
+
+def run(run_dir: Path) -> dict:
+    """What an offline run folder says: id, name, group, job_type, tags, config, summary, artifacts.
+
+    config and summary are merged over the run's records (the last value of a
+    key wins); ``artifacts`` lists each logged artifact's name, type, aliases,
+    references and whether it is the run's input (``use_after_commit``).
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    info: dict = {"config": {}, "summary": {}, "artifacts": []}
+    for payload in records(next(run_dir.glob("*.wandb"))):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            r = record.run
+            info.update(id=r.run_id, name=r.display_name, group=r.run_group, job_type=r.job_type, tags=list(r.tags))
+            _merge(info["config"], r.config.update)
+        elif kind == "config":
+            _merge(info["config"], record.config.update)
+        elif kind == "summary":
+            _merge(info["summary"], record.summary.update)
+        elif kind == "artifact":
+            a = record.artifact
+            info["artifacts"].append({"name": a.name, "type": a.type, "aliases": list(a.aliases),
+                                      "use_after_commit": a.use_after_commit,
+                                      "refs": [entry.ref for entry in a.manifest.contents]})
+    return info
