@@ -45,7 +45,8 @@ def test_training_run_config_is_the_full_resolved_config(training):
     config = training["config"]
     model = config["model"]["init_args"]
     assert config["model"]["class_path"] == "steer.modules.WalkModule"
-    assert model["generator"]["class_path"] == "steer.generators.DCGAN" and model["generator"]["init_args"]["width"] == 4
+    assert model["generator"]["class_path"] == "steer.generators.DCGAN"
+    assert model["generator"]["init_args"]["width"] == 4
     assert model["edit"]["class_path"] == "steer.edits.Zoom" and model["walk"]["class_path"] == "steer.walks.LinearWalk"
     assert model["optimizer"]["class_path"] == "torch.optim.Adam" and model["optimizer"]["init_args"]["lr"] == 0.02
     assert config["data"]["init_args"]["batch_size"] == 4 and config["trainer"]["max_steps"] == 4

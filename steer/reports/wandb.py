@@ -133,7 +133,7 @@ def run_folder(run: Run) -> Optional[Path]:
 
 
 def training_run(trainer: Trainer) -> dict:
-    """The W&B run training with ``trainer`` as a checkpoint records it (id, name, group, project, folder); {} if none."""
+    """The trainer's W&B run as a checkpoint records it (id, name, group, project, folder); {} if none."""
     return next(({"id": run.id, "name": run.name, "group": run.group, "project": run.project,
                   "folder": str(run_folder(run))} for run in wandb_runs(trainer) if not run.disabled), {})
 
@@ -230,8 +230,9 @@ def open_run(job_type: str, config: dict, name: Optional[str] = None, group: Opt
 
     os.environ.setdefault("WANDB_SILENT", "true")
     # an absolute folder: a W&B service already running in this process resolves relative ones from its own cwd
-    return wandb.init(project=project, job_type=job_type, dir=Path(save_dir).resolve(), config=config, name=name, group=group,
-                      tags=list(tags), mode="offline" if default_offline() else None, reinit="finish_previous")
+    return wandb.init(project=project, job_type=job_type, dir=Path(save_dir).resolve(), config=config, name=name,
+                      group=group, tags=list(tags), mode="offline" if default_offline() else None,
+                      reinit="finish_previous")
 
 
 def use_checkpoint(run: Run, path: Path, trained_run_id: Optional[str]) -> None:
