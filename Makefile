@@ -1,6 +1,7 @@
 # Set-up happens on first use: a project-local virtual environment in .venv.
 VENV   := .venv
 PY     := $(VENV)/bin/python
+STEER  := $(VENV)/bin/steer
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 
@@ -16,8 +17,8 @@ $(STAMP): pyproject.toml
 # The main job: a linear zoom walk on the pretrained DigiFace DCGAN, then its
 # steerability report. Replaces the previous demo's runs/demo and reports/demo.
 demo: $(STAMP)
-	$(PY) train.py fit --config configs/digiface/zoom_linear.yaml --checkpoint.dirpath runs/demo --overwrite true
-	$(PY) evaluate.py steerability --checkpoint runs/demo/last.ckpt --out reports/demo --overwrite true
+	$(STEER) fit --config configs/digiface/zoom_linear.yaml --checkpoint.dirpath runs/demo --overwrite true
+	$(STEER) evaluate steerability --checkpoint runs/demo/last.ckpt --out reports/demo --overwrite true
 
 # The joint-steering experiment (docs/JOINT_STEERING.md): three sprites models, (a) GAN + walk, (b) GAN on
 # shift-augmented data + walk, (c) joint G + walk with augmentation; their reports and the comparison.
@@ -26,17 +27,17 @@ demo: $(STAMP)
 JS := runs/joint_shift
 JR := reports/joint_shift
 joint-shift: $(STAMP)
-	$(PY) train.py fit --config configs/sprites/gan_biased_x.yaml --checkpoint.dirpath $(JS)/a --overwrite true
-	$(PY) train.py fit --config configs/sprites/gan_augmented_x.yaml --checkpoint.dirpath $(JS)/b --overwrite true
-	$(PY) train.py fit --config configs/sprites/joint_shift_x.yaml --checkpoint.dirpath $(JS)/c --overwrite true
-	$(PY) train.py fit --config configs/sprites/walk_biased_x.yaml --checkpoint.dirpath $(JS)/walk_a --overwrite true \
+	$(STEER) fit --config configs/sprites/gan_biased_x.yaml --checkpoint.dirpath $(JS)/a --overwrite true
+	$(STEER) fit --config configs/sprites/gan_augmented_x.yaml --checkpoint.dirpath $(JS)/b --overwrite true
+	$(STEER) fit --config configs/sprites/joint_shift_x.yaml --checkpoint.dirpath $(JS)/c --overwrite true
+	$(STEER) fit --config configs/sprites/walk_biased_x.yaml --checkpoint.dirpath $(JS)/walk_a --overwrite true \
 		--model.init_args.generator.init_args.checkpoint $(JS)/a/last.ckpt
-	$(PY) train.py fit --config configs/sprites/walk_augmented_x.yaml --checkpoint.dirpath $(JS)/walk_b --overwrite true \
+	$(STEER) fit --config configs/sprites/walk_augmented_x.yaml --checkpoint.dirpath $(JS)/walk_b --overwrite true \
 		--model.init_args.generator.init_args.checkpoint $(JS)/b/last.ckpt
 	for m in walk_a walk_b c; do \
-		$(PY) evaluate.py steerability --checkpoint $(JS)/$$m/last.ckpt --out $(JR)/$$m --n 1000 --batch_size 200 --overwrite true || exit 1; \
+		$(STEER) evaluate steerability --checkpoint $(JS)/$$m/last.ckpt --out $(JR)/$$m --n 1000 --batch_size 200 --overwrite true || exit 1; \
 	done
-	$(PY) evaluate.py compare --reports '[a=$(JR)/walk_a, b=$(JR)/walk_b, c=$(JR)/c]' --out $(JR)/comparison --overwrite true
+	$(STEER) evaluate compare --reports '[a=$(JR)/walk_a, b=$(JR)/walk_b, c=$(JR)/c]' --out $(JR)/comparison --overwrite true
 
 # The layer contract (pyproject.toml [tool.importlinter], docs/architecture.md) runs before the tests.
 test: $(STAMP)

@@ -94,7 +94,7 @@ def test_test_of_a_run_that_is_not_a_walk_run_is_one_clear_line(tmp_path):
     result = run_script("train.py", "test", "--config", str(ROOT / "configs/sprites/gan_white.yaml"),
                         "--trainer.logger", "false", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert "GANModule cannot test: only a walk run" in result.stderr and "evaluate.py steerability" in result.stderr
+    assert "GANModule cannot test: only a walk run" in result.stderr and "steer evaluate steerability" in result.stderr
 
 
 def test_test_with_a_checkpoint_of_another_model_is_refused(run, tmp_path):

@@ -64,5 +64,5 @@ def test_the_wheel_holds_the_steer_command_and_the_configs(tmp_path):
     assert "[console_scripts]\nsteer = steer.cli:main" in entry_points
     configs = {f"steer/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "configs").rglob("*.yaml")}
     assert configs and configs <= names
-    assert {"steer/__init__.py", "steer/notebook.py", "steer/cli.py"} <= names
+    assert {"steer/__init__.py", "steer/notebook.py", "steer/cli/__init__.py", "steer/cli/driver.py"} <= names
     assert declared(meta.get_all("Requires-Dist")) >= {"tqdm", "pyyaml", "fsspec"}

@@ -138,12 +138,12 @@ class SteerCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         """fit must not write over another run; validate, test and predict write no checkpoints. W&B runs are
         named, grouped and tagged after the model's generator, edit and walk unless the user set them."""
-        sub = self.config[self.subcommand]
-        if self.subcommand == "fit":
+        sub = self.config[self.subcommand] if self.subcommand else self.config
+        if self.subcommand in ("fit", None):
             _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
         model = sub.get("model")
         label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
-                     self.subcommand)
+                     self.subcommand or "fit")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         sub = self.config[self.subcommand] if self.subcommand else self.config
@@ -180,7 +180,7 @@ class SteerCLI(LightningCLI):
 
     def before_test(self) -> None:
         self._check_loop("test_step", "test", "only a walk run (steer.modules.WalkModule) measures its steerability "
-                         "as a test loop; measure the walk of another run with evaluate.py steerability --checkpoint")
+                         "as a test loop; measure the walk of another run with steer evaluate steerability --checkpoint")
 
     def before_predict(self) -> None:
         self._check_loop("predict_step", "predict", "only a walk run (steer.modules.WalkModule) predicts walked "

@@ -14,7 +14,7 @@ from steer.reports.report import Report
 
 def sefa(
     device: torch.device,
-    k: int = 8,
+    k: int | None = None,
     checkpoint: str | None = None,
     generator: Generator | None = None,
     seed: int = 0,
@@ -29,7 +29,7 @@ def sefa(
     walk: steer.walks.DirectionWalk with path: OUT/directions.pt.
 
     Args:
-        k: number of directions.
+        k: number of directions; default: 8, or the latent size if it is smaller.
         checkpoint: a .ckpt written by `steer fit` whose generator to analyse.
         generator: the generator to analyse; default: the pretrained DigiFace DCGAN.
         seed: seed of the latents in the pictures.
@@ -43,7 +43,7 @@ def sefa(
 def pca(
     device: torch.device,
     layer: str,
-    k: int = 8,
+    k: int | None = None,
     checkpoint: str | None = None,
     generator: Generator | None = None,
     n: int = 5000,
@@ -60,7 +60,7 @@ def pca(
 
     Args:
         layer: the generator layer whose features to analyse (DCGAN: an index into main, e.g. 2).
-        k: number of directions.
+        k: number of directions; default: 8, or the latent size if it is smaller.
         checkpoint: a .ckpt written by `steer fit` whose generator to analyse.
         generator: the generator to analyse; default: the pretrained DigiFace DCGAN.
         n: number of seeded latents.
@@ -73,11 +73,12 @@ def pca(
     return _directions("pca", device, k, checkpoint, generator, layer, n, batch_size, seed, steps, max_step, latents)
 
 
-def _directions(method: str, device: torch.device, k: int, checkpoint: str | None, generator: dict | None,
+def _directions(method: str, device: torch.device, k: int | None, checkpoint: str | None, generator: dict | None,
                 layer: str | None, n: int, batch_size: int, seed: int, steps: int, max_step: float,
                 latents: int) -> Report:
     check_options(method, layer, steps, max_step, latents)
     gen = generator_on(device, checkpoint, generator)
+    k = min(8, gen.latent_dim) if k is None else k
     start = time.perf_counter()
     found = discover(method, gen, k, generator_record(gen, checkpoint, generator), layer=layer, n=n,
                      batch_size=batch_size, seed=seed)
