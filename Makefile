@@ -49,5 +49,5 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check steer tests train.py evaluate.py
+	$(VENV)/bin/ruff check steer tests train.py evaluate.py bench setup.py
 	$(VENV)/bin/lint-imports

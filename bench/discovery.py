@@ -51,20 +51,20 @@ from torch import Tensor
 
 from steer.data.trajectories import TrajectoryDataModule
 from steer.discovery.direction_report import render
-from steer.formats.directions import Directions
 from steer.discovery.pca import pca
 from steer.discovery.sefa import sefa
 from steer.discovery.trajectories import build_loss, trajectories
-from steer.formats.trajectories import save_records
 from steer.edits import ShiftX
 from steer.evaluation.direction_scores import measure_latents, score_control, score_directions, score_rows
-from steer.reports.folder import plt, save_figure, save_json, write_folder
-from steer.sprites.histograms import attribute_values
+from steer.formats.directions import Directions
+from steer.formats.trajectories import save_records
 from steer.generators.base import Generator
 from steer.media import grid, pil
 from steer.modules.factor_regressor import FactorRegressor
+from steer.reports.folder import plt, save_figure, save_json, write_folder
 from steer.restore import load_generator, load_module, training_factors
 from steer.seeding import rng
+from steer.sprites.histograms import attribute_values
 
 MODELS = {
     "gan_a": "checkpoints/sprites/gan_biased_x.ckpt",

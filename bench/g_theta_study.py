@@ -32,11 +32,11 @@ import torch
 from common import machine, prepare, table
 from discovery import add_g_theta_args, control, fit_regressors, training_images
 
-from steer.reports.folder import plt, save_figure, save_json, write_folder
-from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
+from steer.reports.folder import plt, save_figure, save_json, write_folder
 from steer.restore import load_generator, load_module
 from steer.seeding import rng
+from steer.sprites.histograms import AttributeHistograms
 
 QUALITY = ("x", "y", "area")
 
@@ -84,7 +84,7 @@ def study(name: str, path: str, args: argparse.Namespace) -> dict:
 def plot(report: dict, path: Path) -> Path:
     """g_θ's mean std per model (one dot per trajectory seed) and the least-squares reference, by latent size."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for k, (name, e) in enumerate(sorted(report.items(), key=lambda item: item[1]["latent_dim"])):
+    for k, (_name, e) in enumerate(sorted(report.items(), key=lambda item: item[1]["latent_dim"])):
         d, c = e["latent_dim"], e["control"]
         jitter = 0.08 * (k % 5 - 2)
         ax.scatter([d + jitter] * len(c["per_seed"]), [r["mean_std"] for r in c["per_seed"]], s=12, color="C0",

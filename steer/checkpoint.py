@@ -11,15 +11,16 @@ import os
 import pickle
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from steer.errors import SteerError
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
@@ -152,7 +153,7 @@ def export(src: PathLike, dst: PathLike, rename: Mapping[str, str] = {}) -> Path
     """
     ckpt = load(src, "checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "steer" not in ckpt:
-        raise SteerError(f"{src} is not a steer checkpoint; give a .ckpt written by `python train.py fit`.")
+        raise SteerError(f"{src} is not a steer checkpoint; give a .ckpt written by `steer fit`.")
 
     def renamed(value: Any) -> Any:
         if isinstance(value, str):

@@ -5,7 +5,8 @@ Kept apart from steer.checkpoint so that loading a generator does not import Lig
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
 from lightning_fabric.utilities.cloud_io import get_filesystem
@@ -30,13 +31,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: PathLike,
-                        storage_options: Optional[Any] = None) -> None:
+                        storage_options: Any | None = None) -> None:
         if storage_options is not None or not _is_local(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
         save(checkpoint, path)
 
-    def load_checkpoint(self, path: PathLike, map_location: Optional[Callable] = None,
-                        weights_only: Optional[bool] = None) -> dict[str, Any]:
+    def load_checkpoint(self, path: PathLike, map_location: Callable | None = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:
         if not _is_local(path):
             return super().load_checkpoint(path, map_location=lambda storage, loc: storage, weights_only=True)
         return load(path)

@@ -6,7 +6,7 @@ import importlib
 import inspect
 import re
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from jsonargparse import ArgumentParser
 
@@ -45,7 +45,7 @@ def kind_name(kind: str) -> str:
     return {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}.get(kind, f"a {kind}")
 
 
-def config_arg() -> Optional[str]:
+def config_arg() -> str | None:
     """The value of the last --config/-c on the command line, if any."""
     args = sys.argv[1:]
     values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--config", "-c")]
@@ -68,7 +68,7 @@ def explain_config_error(message: str) -> str:
     if required:
         names = ", ".join(f"--{name.strip().split('.')[-1]}" for name in required.group(1).split(","))
         return f"{names} is required; see --help for what to give."
-    choice = re.search(r"Parser key \"(\w+)\":\s*Expected a typing\.Literal\[(.*?)\]\.\s*Got value: (.*)", text)
+    choice = re.search(r"Parser key \"(\w+)\":.*?Expected a typing\.Literal\[(.*?)\]\.\s*Got value: ([^\n]*)", text, re.S)
     if choice:
         key, allowed, value = choice.groups()
         return f"--{key} must be one of {allowed.replace(chr(39), '')}, got {value.strip()!r}."

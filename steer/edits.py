@@ -10,7 +10,6 @@ batched, on the images' device.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +28,7 @@ class Edit:
     #: in raw units: pixels, pixels², colour in [0, 1]); () where no attribute measures the edit.
     attributes: tuple[str, ...] = ()
 
-    def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` training strengths (n, sliders), drawn from ``generator``."""
         raise NotImplementedError
 
@@ -71,7 +70,7 @@ class Edit:
         alpha = self.check_alpha(alpha, len(images))
         return self.apply(images, alpha.to(images.device, images.dtype))
 
-    def check_alpha(self, alpha: Tensor, n: Optional[int] = None) -> Tensor:
+    def check_alpha(self, alpha: Tensor, n: int | None = None) -> Tensor:
         """``alpha`` as (n, sliders); a clear error for any other shape or non-finite values."""
         alpha = torch.as_tensor(alpha, dtype=torch.float32) if not torch.is_tensor(alpha) else alpha
         if alpha.dim() == 1 and self.sliders == 1:
@@ -113,7 +112,7 @@ def _affine(n: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     return torch.eye(2, 3, device=device, dtype=dtype).repeat(n, 1, 1)
 
 
-def _random_sign(n: int, generator: Optional[torch.Generator]) -> Tensor:
+def _random_sign(n: int, generator: torch.Generator | None) -> Tensor:
     return torch.randint(0, 2, (n, 1), generator=generator).float() * 2 - 1
 
 
@@ -133,7 +132,7 @@ class Zoom(Edit):
             raise SteerError(f"Zoom needs 0 < min_scale < 1 < max_scale, got {min_scale}, {max_scale}.")
         self.min_scale, self.max_scale = min_scale, max_scale
 
-    def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         u = torch.rand(n, 1, generator=generator)
         zoom_in = torch.rand(n, 1, generator=generator) < 0.5
         return torch.where(zoom_in, 1 + u * (self.max_scale - 1), self.min_scale + u * (1 - self.min_scale))
@@ -177,7 +176,7 @@ class _Shift(Edit):
             raise SteerError(f"{self.name} max_shift must be ≥ 1 pixel, got {max_shift}.")
         self.max_shift = max_shift
 
-    def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         steps = torch.randint(1, self.max_shift + 1, (n, 1), generator=generator).float()
         return steps * _random_sign(n, generator)
 
@@ -230,7 +229,7 @@ class Rotate2D(Edit):
             raise SteerError(f"Rotate2D max_angle must be in 1..180 degrees, got {max_angle}.")
         self.max_angle = max_angle
 
-    def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         steps = torch.randint(1, self.max_angle + 1, (n, 1), generator=generator).float()
         return steps * _random_sign(n, generator)
 
@@ -265,7 +264,7 @@ class Color(Edit):
             raise SteerError(f"{self.name} max_offset must be > 0, got {max_offset}.")
         self.max_offset = max_offset
 
-    def sample_alpha(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return (torch.rand(n, self.sliders, generator=generator) * 2 - 1) * self.max_offset
 
     def walk_alpha(self, alpha: Tensor) -> Tensor:

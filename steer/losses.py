@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +67,7 @@ class MaskedLPIPS(Loss):
         self.lpips = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=random_backbone, verbose=False)
         self.lpips.eval().requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "MaskedLPIPS":
+    def train(self, mode: bool = True) -> MaskedLPIPS:
         return super().train(False)  # a fixed metric: its dropout and BN never train
 
     def forward(self, a: Tensor, b: Tensor, mask: Tensor, reduction: str = "mean") -> Tensor:
@@ -91,7 +90,7 @@ class MaskedLowPass(Loss):
     Reductions as MaskedL2: 'mean' pools the batch, 'none' is per image.
     """
 
-    def __init__(self, sigma: float = 3.0, reference_resolution: Optional[int] = 128) -> None:
+    def __init__(self, sigma: float = 3.0, reference_resolution: int | None = 128) -> None:
         super().__init__()
         if not sigma > 0 or (reference_resolution is not None and reference_resolution <= 0):
             raise SteerError(f"MaskedLowPass needs sigma > 0 and a positive reference_resolution, got "

@@ -8,18 +8,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from steer import checkpoint, media
-from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
-from steer.formats.directions import load_directions
 from steer.edits import Edit
 from steer.errors import SteerError
+from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
+from steer.formats.directions import load_directions
 from steer.formats.record import RECORD_KEY
 from steer.generators.base import Generator
 from steer.objective import moved_image
@@ -32,7 +32,7 @@ SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 #: Latents drawn to measure that standard deviation.
 SIGMA_SAMPLES = 1024
 
-Alphas = Union[Tensor, Sequence[float], Sequence[Sequence[float]]]
+Alphas = Tensor | Sequence[float] | Sequence[Sequence[float]]
 
 
 @dataclass
@@ -46,14 +46,15 @@ class Steerable:
     """
 
     generator: Generator
-    walk: Optional[Walk] = None
-    edit: Optional[Edit] = None
-    alphas: Optional[Tensor] = None
+    walk: Walk | None = None
+    edit: Edit | None = None
+    alphas: Tensor | None = None
     source: str = ""
 
     @torch.no_grad()
-    def images(self, z: Optional[Tensor] = None, n: Optional[int] = None, classes: Union[int, Sequence[int], Tensor,
-               None] = None, alphas: Optional[Alphas] = None, seed: int = 0) -> Tensor:
+    def images(self, z: Tensor | None = None, n: int | None = None,
+               classes: int | Sequence[int] | Tensor | None = None, alphas: Alphas | None = None,
+               seed: int = 0) -> Tensor:
         """G(walk(z, α)) for each latent and α: a CPU tensor (N, A, C, H, W) in [-1, 1].
 
         ``z``: latents (N, latent_dim); default ``n`` latents (4 unless given)
@@ -64,27 +65,27 @@ class Steerable:
         """
         if self.walk is None:
             raise SteerError(f"{self.source} holds a generator but no walk to steer it; walk it with a direction "
-                             "file found on it (e.g. evaluate.py directions --checkpoint …), or sample .generator.")
+                             "file found on it (e.g. steer discover sefa --checkpoint …), or sample .generator.")
         grid = self._alpha_grid(alphas)
         z, y = self._latents(z, n, classes, seed)
         walk_alphas = self.edit.walk_alpha(grid) if self.edit is not None else grid
         rows = [moved_image(self.generator, self.walk, z, a.expand(len(z), -1), y) for a in walk_alphas.to(z)]
         return torch.stack(rows, dim=1).float().cpu()
 
-    def save_strip(self, path: Union[str, Path], images: Optional[Tensor] = None, **options) -> Path:
+    def save_strip(self, path: str | Path, images: Tensor | None = None, **options) -> Path:
         """A PNG with one row per latent and one column per α, of ``images`` (N, A, C, H, W) or of
         ``self.images(**options)``."""
         images = self.images(**options) if images is None else images
         return media.save_png(media.grid(list(images)), Path(path))
 
-    def save_gif(self, path: Union[str, Path], images: Optional[Tensor] = None, ms_per_frame: int = 120,
+    def save_gif(self, path: str | Path, images: Tensor | None = None, ms_per_frame: int = 120,
                  **options) -> Path:
         """An animated GIF along α (forward and back), all latents side by side in each frame, of ``images``
         (N, A, C, H, W) or of ``self.images(**options)``."""
         images = self.images(**options) if images is None else images
         return media.save_gif([media.grid([images[:, a]]) for a in range(images.shape[1])], Path(path), ms_per_frame)
 
-    def _alpha_grid(self, alphas: Optional[Alphas]) -> Tensor:
+    def _alpha_grid(self, alphas: Alphas | None) -> Tensor:
         grid = self.alphas if alphas is None else torch.as_tensor(alphas, dtype=torch.float32)
         grid = grid[:, None] if grid.dim() == 1 else grid
         sliders = self.walk.sliders
@@ -93,8 +94,8 @@ class Steerable:
                              f"slider(s); got shape {tuple(grid.shape)}.")
         return grid
 
-    def _latents(self, z: Optional[Tensor], n: Optional[int], classes: Union[int, Sequence[int], Tensor, None],
-                 seed: int) -> tuple[Tensor, Optional[Tensor]]:
+    def _latents(self, z: Tensor | None, n: int | None, classes: int | Sequence[int] | Tensor | None,
+                 seed: int) -> tuple[Tensor, Tensor | None]:
         device = next(self.generator.parameters(), torch.empty(0)).device
         g = rng("notebook", seed)
         if z is None:
@@ -112,7 +113,7 @@ class Steerable:
         return z.to(device), None if y is None else y.to(device)
 
 
-def load(path: Union[str, Path], direction: int = 0) -> Steerable:
+def load(path: str | Path, direction: int = 0) -> Steerable:
     """The generator, walk and edit in ``path``: a steer checkpoint (walk run, joint run; a GAN or β-VAE run
     gives the generator alone) or a direction file, whose ``direction``-th direction becomes the walk.
 
@@ -124,7 +125,7 @@ def load(path: Union[str, Path], direction: int = 0) -> Steerable:
         return _from_directions(str(path), direction)
     if not isinstance(found, dict) or RECORD_KEY not in found:
         raise SteerError(f"{path} is neither a steer checkpoint nor a direction file; give a .ckpt written by "
-                         "`python train.py fit` or a directions.pt written by `python evaluate.py directions`.")
+                         "`steer fit` or a directions.pt written by `steer discover sefa|pca`.")
     module, _ = load_module(Path(path))
     edit, walk = getattr(module, "edit", None), getattr(module, "walk", None)
     return Steerable(generator_of(module, str(path)), walk, edit,

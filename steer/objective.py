@@ -8,7 +8,8 @@ Training, validation and evaluation all compute their pairs here.
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Optional
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -31,8 +32,8 @@ def steer_pair(
     walk: Walk,
     z: Tensor,
     alpha: Tensor,
-    y: Optional[Tensor] = None,
-    source: Optional[Tensor] = None,
+    y: Tensor | None = None,
+    source: Tensor | None = None,
 ) -> Pair:
     """Walked image and edit target for latents ``z`` and strengths ``alpha`` (N, sliders).
 
@@ -49,7 +50,7 @@ def steer_pair(
 
 
 def steer_grid(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alphas: Tensor,
-               y: Optional[Tensor] = None) -> Iterator[Pair]:
+               y: Tensor | None = None) -> Iterator[Pair]:
     """The pair at each α row of ``alphas`` (A, sliders) in turn, for the same latents; G(z) runs once."""
     with torch.no_grad():
         source = generator(z, y)
@@ -58,12 +59,12 @@ def steer_grid(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alphas: 
 
 
 def walked_image(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,
-                 y: Optional[Tensor] = None) -> Tensor:
+                 y: Tensor | None = None) -> Tensor:
     """G(walk(z, α)) for strengths ``alpha`` (N, sliders) in the edit's units; see :func:`moved_image`."""
     return moved_image(generator, walk, z, edit.walk_alpha(alpha.to(z.device)), y)
 
 
-def moved_image(generator: Generator, walk: Walk, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor] = None) -> Tensor:
+def moved_image(generator: Generator, walk: Walk, z: Tensor, walk_alpha: Tensor, y: Tensor | None = None) -> Tensor:
     """G(walk(z, walk_alpha)) for the walk's own strengths (N, sliders); only the generator's ``walk_mask``
     coordinates move."""
     moved = walk(z, walk_alpha.to(z.device), y)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import yaml
@@ -23,7 +23,7 @@ __all__ = ["build", "build_generator", "build_walk", "generator_of", "instantiat
            "read_record", "sprite_factors", "training_factors"]
 
 
-def instantiate(model_config: dict, generator: Optional[dict] = None) -> LightningModule:
+def instantiate(model_config: dict, generator: dict | None = None) -> LightningModule:
     """The LightningModule described by a config section (class_path + init_args).
 
     ``generator`` (class_path + init_args) replaces the generator recorded in it.
@@ -38,7 +38,7 @@ def _spec(config: dict) -> tuple[Any, Any]:
     return config.get("class_path"), config.get("init_args", {})
 
 
-def load_module(path: Path, generator: Optional[dict] = None) -> tuple[LightningModule, dict]:
+def load_module(path: Path, generator: dict | None = None) -> tuple[LightningModule, dict]:
     """A trained module in eval mode and its record, from ``path``.
 
     With ``generator`` given, it must be the generator the walk was trained on
@@ -85,7 +85,7 @@ def build_walk(spec: dict, generator: Generator, edit: Edit) -> Walk:
                  '{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "reports/sefa/directions.pt"}}')
 
 
-def sprite_factors(config: dict) -> Optional[SpriteFactors]:
+def sprite_factors(config: dict) -> SpriteFactors | None:
     """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data."""
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict) or not str(data.get("class_path", "")).endswith("SpritesDataModule"):
@@ -93,7 +93,7 @@ def sprite_factors(config: dict) -> Optional[SpriteFactors]:
     return build(data, LightningDataModule, "sprites data of the config").factors
 
 
-def training_factors(record: dict, generator: Generator, data_config: Optional[str] = None) -> Optional[SpriteFactors]:
+def training_factors(record: dict, generator: Generator, data_config: str | None = None) -> SpriteFactors | None:
     """The sprites data a model learned: from ``data_config`` (a train.py YAML) if given, else from the
     checkpoint's own record, else from the record of the checkpoint a ``TrainedGenerator`` came from."""
     if data_config is not None:

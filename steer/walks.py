@@ -7,8 +7,6 @@ the generator and the edit.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
@@ -20,13 +18,13 @@ from steer.generators.base import check_finite
 class Walk(nn.Module):
     """Base class: checks shapes, then ``move(z, walk_alpha, y)``."""
 
-    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None) -> None:
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None) -> None:
         super().__init__()
         if latent_dim <= 0 or sliders <= 0:
             raise SteerError(f"a walk needs latent_dim > 0 and sliders > 0, got {latent_dim}, {sliders}.")
         self.latent_dim, self.sliders, self.num_classes = latent_dim, sliders, num_classes
 
-    def forward(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None = None) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise SteerError(f"{type(self).__name__} moves latents (N, {self.latent_dim}), got {tuple(z.shape)}.")
         if walk_alpha.shape != (len(z), self.sliders):
@@ -37,25 +35,25 @@ class Walk(nn.Module):
         check_finite(walk_alpha, type(self).__name__, "α")
         return self.move(z, walk_alpha.to(z.dtype), y)
 
-    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         raise NotImplementedError
 
 
 class LinearWalk(Walk):
     """z + Σ_k α_k w_k, one direction w_k per slider, w ~ N(0, 0.1²) at init."""
 
-    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, init_std: float = 0.1):
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, init_std: float = 0.1):
         super().__init__(latent_dim, sliders, num_classes)
         self.w = nn.Parameter(torch.randn(sliders, latent_dim) * init_std)
 
-    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         return z + walk_alpha @ self.w
 
 
 class ClassLinearWalk(Walk):
     """z + Σ_k α_k w_{y,k}: one set of directions per class of a conditional generator."""
 
-    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, init_std: float = 0.1):
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, init_std: float = 0.1):
         super().__init__(latent_dim, sliders, num_classes)
         if not num_classes:
             raise SteerError(
@@ -64,7 +62,7 @@ class ClassLinearWalk(Walk):
             )
         self.w = nn.Parameter(torch.randn(num_classes, sliders, latent_dim) * init_std)
 
-    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         if y is None:
             raise SteerError("ClassLinearWalk needs the class labels y of the latents it moves.")
         return z + torch.einsum("ns,nsd->nd", walk_alpha, self.w[y])
@@ -83,7 +81,7 @@ class NNWalk(Walk):
         self,
         latent_dim: int,
         sliders: int = 1,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         step_size: float = 0.25,
         hidden: int = 256,
     ) -> None:
@@ -101,7 +99,7 @@ class NNWalk(Walk):
         nn.init.zeros_(net[2].bias)
         return net
 
-    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         steps = walk_alpha[:, :1].abs() / self.step_size  # n, per latent
         positive = walk_alpha[:, :1] >= 0
         norm = z.norm(dim=1, keepdim=True)
@@ -116,16 +114,16 @@ class NNWalk(Walk):
 class DirectionWalk(Walk):
     """z + Σ_k α_k · scale · u_k along fixed directions u_k read from a direction file; nothing to train.
 
-    ``path``: a direction file (``python evaluate.py directions`` writes one);
+    ``path``: a direction file (``steer discover sefa|pca`` writes one);
     ``index``: which of its directions are the sliders, one per slider
     (default: the first ``sliders``); ``scale``: latent distance per unit α.
     """
 
-    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: Optional[int] = None, path: str = "",
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, path: str = "",
                  index: int | list[int] | None = None, scale: float = 1.0) -> None:
         super().__init__(latent_dim, sliders, num_classes)
         if not path:
-            raise SteerError("DirectionWalk needs path: a direction file (python evaluate.py directions writes one).")
+            raise SteerError("DirectionWalk needs path: a direction file (steer discover sefa|pca writes one).")
         found = load_directions(path, latent_dim)
         chosen = list(range(sliders)) if index is None else [index] if isinstance(index, int) else list(index)
         if len(chosen) != sliders:
@@ -137,5 +135,5 @@ class DirectionWalk(Walk):
         self.scale = scale
         self.register_buffer("directions", found.directions[chosen].clone())  # (sliders, latent_dim), unit rows
 
-    def move(self, z: Tensor, walk_alpha: Tensor, y: Optional[Tensor]) -> Tensor:
+    def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         return z + (walk_alpha * self.scale) @ self.directions.to(z.dtype)  # z + Σ_k α_k · scale · u_k

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from steer.sprites import Fixed, SpriteFactors
 from steer.edits import ShiftX
 from steer.errors import SteerError
 from steer.evaluation.attribute_steering import measure_attributes
 from steer.evaluation.compare import compare, parse_reports
+from steer.sprites import Fixed, SpriteFactors
 from steer.walks import LinearWalk
 from tests.support.sprite_generators import ShiftingSprite
 

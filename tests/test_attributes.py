@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from steer.sprites import SHAPES, render
 from steer.errors import SteerError
+from steer.sprites import SHAPES, render
 from steer.sprites.attributes import angle_difference, measure, validate
 
 

@@ -32,8 +32,8 @@ from steer.generators import DCGAN, digiface
 from steer.modules import WalkModule
 from steer.restore import training_factors
 from steer.walks import LinearWalk
-from tests.support.steer_run import steer_fails
 from tests.support.scripts import ROOT, run_script
+from tests.support.steer_run import steer_fails
 
 TINY = ROOT / "tests" / "configs" / "tiny_walk.yaml"
 DIGIFACE = ROOT / "configs" / "digiface" / "zoom_linear.yaml"
@@ -191,7 +191,8 @@ def test_full_disk_while_training_saves_a_checkpoint(trained, tmp_path, monkeypa
     """Simulated: torch.save inside the checkpoint write writes half a file, then fails with ENOSPC."""
     monkeypatch.chdir(tmp_path)
     shutil.copytree(trained.parent, tmp_path / "ckpt")
-    ckpts = lambda: {p.name: p.read_bytes() for p in (tmp_path / "ckpt").iterdir() if p.name != "config.yaml"}
+    def ckpts():
+        return {p.name: p.read_bytes() for p in (tmp_path / "ckpt").iterdir() if p.name != "config.yaml"}
     before = ckpts()
 
     def half_then_full(obj, f, *args, **kwargs):
@@ -458,6 +459,8 @@ SHIFT = {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 3}}
     ("discover trajectories", {"edit": {"class_path": "steer.edits.ShiftX", "init_args": {"shift": 3}},
                                "ts": [1.0], "generator": TINY_GAN}, "has no option 'shift'"),
     ("evaluate compare", {"reports": ["a=nowhere"]}, "no metrics.json"),
+    ("evaluate score", {"directions": "d.pt", "factors": ["q"]},
+     "--factors must be one of x, y, area, orientation, red, green, blue, got 'q'."),
 ])
 def test_discovery_command_refuses_bad_input_and_writes_nothing(tmp_path, capsys, command, options, words):
     out = tmp_path / "report"

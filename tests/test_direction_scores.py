@@ -4,16 +4,16 @@ import json
 
 import pytest
 import torch
-from tests.support.scripts import run_script
-from tests.support.steer_run import steer_run
 
-from steer.sprites import render
 from steer.discovery import Directions, save_directions
 from steer.errors import SteerError
 from steer.evaluation.direction_scores import score_control, score_directions, within_fit
 from steer.generators import Generator
 from steer.modules.factor_regressor import FactorRegressor
 from steer.seeding import rng
+from steer.sprites import render
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 
 class SpriteAxes(Generator):

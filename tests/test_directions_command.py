@@ -1,17 +1,17 @@
-"""steer discover sefa|pca (evaluate.py directions): SeFa and PCA directions saved as a direction file with a grid, a GIF and a JSON."""
+"""steer discover sefa|pca: SeFa and PCA directions saved as a direction file with a grid, a GIF and a JSON."""
 
 import json
 import re
 
 import pytest
 import torch
-from tests.support.scripts import run_script
-from tests.support.steer_run import steer_fails, steer_run
 from PIL import Image
 
 from steer.discovery import load_directions
 from steer.errors import SteerError
 from steer.walks import DirectionWalk
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_fails, steer_run
 
 SPEC = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
 FILES = ("directions.pt", "directions.png", "directions.gif", "directions.json")
@@ -28,7 +28,8 @@ def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_
     assert re.search(r"^sefa: 3 directions in \d+\.\d{3} s$", result.stdout, re.MULTILINE)
     out = tmp_path / "report"
     summary = json.loads((out / "directions.json").read_text())
-    assert summary["method"] == "sefa" and summary["score_name"] == "eigenvalue" and summary["generator"]["class_path"] == SPEC["class_path"]
+    assert summary["method"] == "sefa" and summary["score_name"] == "eigenvalue"
+    assert summary["generator"]["class_path"] == SPEC["class_path"]
     assert summary["generator"]["init_args"].items() >= SPEC["init_args"].items()  # the spec, defaults resolved
     assert len(summary["scores"]) == 3 and summary["seconds"] < 1.0
     assert summary["provenance"]["config"]["command"] == "discover sefa"

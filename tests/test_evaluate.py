@@ -5,14 +5,14 @@ import json
 import pytest
 import torch
 
-from tests.support.scripts import run_script
-from tests.support.steer_run import steer_run
 from steer.cli import SteerCLI
 from steer.edits import Color, Zoom
 from steer.errors import SteerError
 from steer.evaluation.steerability import Steerability, measure
-from tests.support.known_direction import ZoomingGenerator
 from steer.walks import Walk
+from tests.support.known_direction import ZoomingGenerator
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 
 @pytest.fixture(scope="module")

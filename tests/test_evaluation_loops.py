@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.support.scripts import ROOT, run_script
 from steer.edits import Zoom
 from steer.evaluation.steerability import measure
 from steer.restore import load_module
+from tests.support.scripts import ROOT, run_script
 
 pytestmark = pytest.mark.slow
 TEST_SIZE, BATCH, RESOLUTION, PAD = 10, 4, 16, 2  # BATCH, RESOLUTION: tests/configs/tiny_walk.yaml

@@ -7,12 +7,12 @@ import torch
 from pytorch_lightning import Trainer
 
 from steer.cli import SteerCLI
-from steer.sprites import Fixed, Uniform
 from steer.data.trajectories import TrajectoryDataModule
-from steer.formats.trajectories import Records, save_records
 from steer.errors import SteerError
+from steer.formats.trajectories import Records, save_records
 from steer.modules.factor_regressor import FactorRegressor
 from steer.restore import load_module
+from steer.sprites import Fixed, Uniform
 from tests.support.scripts import ROOT
 
 D = 8

@@ -7,12 +7,12 @@ import torch
 from pytorch_lightning import Trainer
 
 from steer.adversarial import Hinge, NonSaturating
-from steer.sprites import SpriteFactors, SpritesDataModule
 from steer.discriminators import DCGANDiscriminator
 from steer.edits import ShiftX
 from steer.errors import SteerError
 from steer.generators import DCGAN
 from steer.modules import GANModule
+from steer.sprites import SpriteFactors, SpritesDataModule
 from tests.support import wandb_offline
 from tests.support.scripts import run_script
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from steer.sprites import Normal, SpriteFactors, render_factors
 from steer.errors import SteerError
+from steer.sprites import Normal, SpriteFactors, render_factors
 from steer.sprites.histograms import AttributeHistograms, attribute_values, histograms, intersection, to_unit
 
 

@@ -4,14 +4,14 @@ import json
 
 import pytest
 import torch
-from tests.support.scripts import run_script
-from tests.support.steer_run import steer_run
 
 from steer.discovery.manifold import MaskRegion, manifold, springs
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
 from steer.losses import MaskedLPIPS
 from steer.seeding import rng
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 TINY = '{"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}'
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ from steer.generators import DCGAN, Generator
 class FeatureGenerator(Generator):
     """features(z) = tanh(z Mᵀ) + a planted component 3 tanh(⟨u, z⟩) a; records every batch it is asked for."""
 
-    def __init__(self, latent_dim: int = 6, size: int = 40, planted: Optional[Tensor] = None) -> None:
+    def __init__(self, latent_dim: int = 6, size: int = 40, planted: Tensor | None = None) -> None:
         super().__init__(latent_dim=latent_dim, resolution=4)
         g = torch.Generator().manual_seed(1)
         self.m = nn.Parameter(torch.randn(size, latent_dim, generator=g) * torch.linspace(1.0, 0.2, latent_dim))
@@ -25,10 +24,10 @@ class FeatureGenerator(Generator):
         self.planted = planted
         self.seen: list[Tensor] = []
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return torch.zeros(len(z), 3, 4, 4)
 
-    def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
+    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         if layer != "mix":
             raise SteerError(f"FeatureGenerator has one layer, 'mix'; got {layer!r}.")
         self.seen.append(z.clone())

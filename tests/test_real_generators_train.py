@@ -53,7 +53,7 @@ def train(spec: dict, tmp_path: Path) -> dict:
 
 
 def evaluate(tmp_path: Path) -> dict:
-    """Run ``evaluate.py steerability`` on the last checkpoint; the metrics it wrote."""
+    """Run ``steer evaluate steerability`` on the last checkpoint; the metrics it wrote."""
     result = run_script("evaluate.py", "steerability", "--checkpoint", "ckpt/last.ckpt", "--out", "report",
                         "--n", "4", "--batch_size", "2", "--wandb", "false", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -3,7 +3,6 @@
 import signal
 import time
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ def fit_args(config: Path, dirpath: str) -> list[str]:
             "--checkpoint.dirpath", dirpath, "--checkpoint.every_n_train_steps", "1"]
 
 
-def saved_step(path: Path) -> Optional[int]:
+def saved_step(path: Path) -> int | None:
     """The global step of the checkpoint at ``path`` (complete whenever it exists: it is written by rename)."""
     return torch.load(path, weights_only=True)["global_step"] if path.exists() else None
 

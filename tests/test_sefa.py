@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pytest
 import torch
 from torch import Tensor
@@ -16,11 +14,11 @@ from steer.generators import DCGAN, Generator
 class Projection(Generator):
     """A generator that is nothing but a given first projection A (out × d)."""
 
-    def __init__(self, a: Optional[Tensor]) -> None:
+    def __init__(self, a: Tensor | None) -> None:
         super().__init__(latent_dim=a.shape[1] if a is not None else 3, resolution=4)
         self.a = a
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return torch.zeros(len(z), 3, 4, 4)
 
     def first_projection(self) -> Tensor:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from steer.errors import SteerError
 from steer.sprites import (
     FACTORS,
     SHAPES,
@@ -18,7 +19,6 @@ from steer.sprites import (
     render,
     shape_area,
 )
-from steer.errors import SteerError
 
 SIZE = 16
 

@@ -4,14 +4,14 @@ import json
 
 import pytest
 import torch
-from tests.support.scripts import ROOT, run_script
-from tests.support.steer_run import steer_fails, steer_run
 
 import steer
 from steer.cli import main
 from steer.commands.registry import GROUPS
 from steer.formats.directions import load_directions
 from steer.modules.factor_regressor import FactorRegressor
+from tests.support.scripts import ROOT, run_script
+from tests.support.steer_run import steer_fails, steer_run
 
 AXES = {"class_path": "tests.test_direction_scores.SpriteAxes"}
 
@@ -43,7 +43,8 @@ def test_typed_options_build_parts_from_short_names_and_dotted_overrides(tmp_pat
     config = metrics["provenance"]["config"]
     assert config["edit"] == {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 2}}
     assert config["walk"]["init_args"]["index"] == 1 and config["generator"]["init_args"]["latent_dim"] == 4
-    assert metrics["provenance"]["version"] == steer.__version__ and len(metrics["provenance"]["generator"]["weights_sha256"]) == 64
+    assert metrics["provenance"]["version"] == steer.__version__
+    assert len(metrics["provenance"]["generator"]["weights_sha256"]) == 64
 
 
 def test_report_tables_are_numbers(tmp_path, capsys):

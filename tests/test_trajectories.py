@@ -5,15 +5,15 @@ import math
 
 import pytest
 import torch
-from tests.support.scripts import run_script
-from tests.support.steer_run import steer_run
 
 from steer.discovery.trajectories import sharpness, trajectories
-from steer.formats.trajectories import load_records, save_records
 from steer.edits import Color, ShiftX, Zoom
 from steer.errors import SteerError
+from steer.formats.trajectories import load_records, save_records
 from steer.generators import DCGAN, Generator
 from steer.losses import MaskedL2, MaskedLowPass
+from tests.support.scripts import run_script
+from tests.support.steer_run import steer_run
 
 U = torch.tensor([1.0, 1.0, 0.0, 0.0]) / math.sqrt(2)  # the shift direction
 PIXELS_PER_UNIT = 2.0

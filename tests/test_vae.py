@@ -6,9 +6,6 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from tests.support import wandb_offline
-from tests.support.scripts import run_script
-from steer.sprites import Fixed, SpriteFactors, Uniform, render_factors
 from steer.discovery.sefa import sefa
 from steer.errors import SteerError
 from steer.generators import VAEDecoder
@@ -16,6 +13,9 @@ from steer.modules import BetaVAE
 from steer.modules.vae import bernoulli_nll, gaussian_kl
 from steer.restore import load_generator
 from steer.seeding import rng
+from steer.sprites import Fixed, SpriteFactors, Uniform, render_factors
+from tests.support import wandb_offline
+from tests.support.scripts import run_script
 
 TINY_VAE_YAML = """
 seed_everything: 0

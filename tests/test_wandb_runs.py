@@ -8,9 +8,9 @@ import pytest
 import torch
 from jsonargparse import Namespace
 
+from steer.reports.wandb import label_logger, run_labels
 from tests.support import wandb_offline
 from tests.support.scripts import ROOT, run_script
-from steer.reports.wandb import label_logger, run_labels
 
 RUN_LINE = re.compile(r"^W&B run: (\S+)", re.M)
 

@@ -91,7 +91,8 @@ def run(argv: list[str]) -> Any:
     fn, reports = GROUPS[group].commands[command], GROUPS[group].reports
     options: Namespace = config[group][command]
     parser = command_parser(fn, reports)
-    resolved = {"command": f"{group} {command}", **yaml.safe_load(parser.dump(options, skip_check=True, skip_none=False))}
+    dumped = parser.dump(options, skip_check=True, skip_none=False)
+    resolved = {"command": f"{group} {command}", **yaml.safe_load(dumped)}
     specs = {name: options[name].as_dict() if isinstance(options[name], Namespace) else options[name]
              for name in generator_options(fn)}
     built = vars(parser.instantiate(options))

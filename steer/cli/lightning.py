@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import yaml
 from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
@@ -23,13 +24,21 @@ from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
 from steer.formats.provenance import frozen, provenance
 from steer.formats.record import RECORD_KEY
-from steer.reports.wandb import RUN_KEY, TrainingRun, finish_wandb, label_logger, run_line, training_run, wandb_logger_config
+from steer.reports.wandb import (
+    RUN_KEY,
+    TrainingRun,
+    finish_wandb,
+    label_logger,
+    run_line,
+    training_run,
+    wandb_logger_config,
+)
 
 # A frozen generator is in eval mode on purpose (docs/architecture.md, Contracts between parts).
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 
-def steer_cause(error: BaseException) -> Optional[SteerError]:
+def steer_cause(error: BaseException) -> SteerError | None:
     """The SteerError behind ``error`` (itself, or one a library wrapped), if any."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
@@ -74,7 +83,7 @@ class Provenance(Callback):
         checkpoint[RECORD_KEY] = {**self.record, **({RUN_KEY: run} if run else {})}
 
 
-def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrite: bool) -> None:
+def _refuse_overwrite(dirpath: str | None, ckpt_path: str | None, overwrite: bool) -> None:
     """A new run must not write over another run's checkpoints."""
     if not dirpath or ckpt_path or overwrite:
         return
@@ -89,7 +98,7 @@ def _refuse_overwrite(dirpath: Optional[str], ckpt_path: Optional[str], overwrit
 class ConciseParser(LightningArgumentParser):
     """Prints one short error line (no page of usage) and exits with code 2."""
 
-    def error(self, message: str, ex: Optional[Exception] = None) -> None:
+    def error(self, message: str, ex: Exception | None = None) -> None:
         if not self.exit_on_error:
             return super().error(message, ex)
         print(f"error: {explain_config_error(message)}\n(run with --help for all options)", file=sys.stderr)
@@ -99,7 +108,7 @@ class ConciseParser(LightningArgumentParser):
 class SteerCLI(LightningCLI):
     """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance."""
 
-    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
+    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         super().__init__(
             model_class=LightningModule,
             subclass_mode_model=True,

@@ -9,18 +9,19 @@ import torch
 from steer.commands.common import generator_on
 from steer.errors import SteerError
 from steer.evaluation.direction_scores import ControlScores, measure_latents, score_control
-from steer.reports.folder import plt, save_figure
 from steer.generators.base import Generator
 from steer.modules.factor_regressor import FactorRegressor
+from steer.reports.folder import plt, save_figure
 from steer.reports.report import Report
 from steer.restore import load_module
 from steer.seeding import rng
+from steer.sprites.histograms import Attribute
 
 
 def control(
     device: torch.device,
     regressor: str,
-    factor: str = "x",
+    factor: Attribute = "x",
     requested: list[float] | None = None,
     checkpoint: str | None = None,
     generator: Generator | None = None,

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from steer import checkpoint as checkpoints
-from steer.formats.directions import Directions, save_directions
 from steer.errors import SteerError
+from steer.formats.directions import Directions, save_directions
 from steer.generators.base import Generator
 from steer.modules.factor_regressor import FactorRegressor
 from steer.restore import load_module

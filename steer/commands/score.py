@@ -7,10 +7,11 @@ import torch
 from steer.commands.common import generator_on
 from steer.discovery import load_directions
 from steer.discovery.direction_report import plot_grid, render
-from steer.formats.directions import Directions
 from steer.evaluation.direction_scores import score_directions, score_table
+from steer.formats.directions import Directions
 from steer.generators.base import Generator
 from steer.reports.report import Report
+from steer.sprites.histograms import Attribute
 
 
 def score(
@@ -18,7 +19,7 @@ def score(
     directions: str,
     checkpoint: str | None = None,
     generator: Generator | None = None,
-    factors: list[str] | None = None,
+    factors: list[Attribute] | None = None,
     n: int = 200,
     max_step: float = 2.0,
     steps: int = 9,

@@ -10,12 +10,12 @@ import torch
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.evaluation.attribute_steering import check_data, measure_attributes
-from steer.sprites.histograms import ATTRIBUTES, check_attributes
 from steer.evaluation.report import steerability_report
 from steer.evaluation.steerability import check_options, measure
 from steer.generators.base import Generator
 from steer.reports.report import Report
 from steer.restore import generator_of, load_generator, load_module, training_factors
+from steer.sprites.histograms import ATTRIBUTES, Attribute, check_attributes
 from steer.walks import Walk
 
 WalkFactory = Callable[[int, int, int | None], Walk]
@@ -30,7 +30,7 @@ def steerability(
     fraction: float = 0.8,
     generator: Generator | None = None,
     data: str | None = None,
-    attributes: list[str] | None = None,
+    attributes: list[Attribute] | None = None,
     walk: WalkFactory | None = None,
     edit: Edit | None = None,
 ) -> Report:

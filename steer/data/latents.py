@@ -9,7 +9,7 @@ into order), and a resumed run continues from the saved batch index.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 import torch
 from pytorch_lightning import LightningDataModule
@@ -21,11 +21,11 @@ from steer.seeding import rng
 
 Batch = dict[str, Tensor]
 Sampler = Callable[[int, torch.Generator], Batch]
-LatentSampler = Callable[[int, torch.Generator], tuple[Tensor, Optional[Tensor]]]  # Generator.sample
+LatentSampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor | None]]  # Generator.sample
 
 
 def evaluation_latents(sample: LatentSampler, n: int, batch_size: int,
-                       seed: int) -> Iterator[tuple[Tensor, Optional[Tensor]]]:
+                       seed: int) -> Iterator[tuple[Tensor, Tensor | None]]:
     """The evaluation's ``n`` latents and classes on the CPU: batches of ``batch_size`` drawn in turn from
     ``rng(seed, "evaluate")`` by ``sample`` (a generator's ``sample``). The steerability measure and the test
     loop both evaluate these."""
@@ -75,7 +75,7 @@ class LatentDataModule(LightningDataModule):
     contract); ``setup`` reads them from the trainer, so one config section
     (model) names them once. Validation is a fixed set of ``val_size`` latents,
     the test (steerability) set the ``test_size`` evaluation latents
-    (:func:`evaluation_latents`, as ``evaluate.py steerability`` draws them) and
+    (:func:`evaluation_latents`, as ``steer evaluate steerability`` draws them) and
     prediction a fixed set of ``predict_size``; each set is split disjointly
     across ranks (latent i goes to rank i mod world size), and the module
     evaluates each latent on the edit's test α grid.
@@ -92,7 +92,7 @@ class LatentDataModule(LightningDataModule):
         self.batch_size, self.seed, self.val_size, self.num_workers = batch_size, seed, val_size, num_workers
         self.test_size, self.predict_size = test_size, predict_size
         self.position = 0  # index of the next training batch
-        self.stream: Optional[LatentStream] = None
+        self.stream: LatentStream | None = None
 
     def _ranks(self) -> tuple[int, int]:
         trainer = self.trainer

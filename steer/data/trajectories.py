@@ -1,6 +1,6 @@
 """Batches of trajectory records for the factor regressor (steer.modules.FactorRegressor).
 
-Reads a records file (``python evaluate.py trajectories ... --out DIR`` writes
+Reads a records file (``steer discover trajectories ... --out DIR`` writes
 DIR/records.pt), drops the worst decile by inversion loss, and splits the
 rest by start latent (all records of one z0 on the same side) into training
 and validation sets. The split and the shuffling come from ``seed``.
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import torch
 from pytorch_lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from steer.formats.trajectories import Records, load_records
 from steer.errors import SteerError
+from steer.formats.trajectories import Records, load_records
 from steer.seeding import rng
 
 
@@ -40,7 +39,7 @@ class TrajectoryDataModule(LightningDataModule):
     """Training and validation batches from a records file.
 
     Args:
-        records: path of a records.pt written by ``evaluate.py trajectories``.
+        records: path of a records.pt written by ``steer discover trajectories``.
         batch_size: records per batch.
         keep: fraction of records kept, lowest inversion loss first (0.9 drops the worst decile).
         val_fraction: fraction of start latents held out for validation (at least one).
@@ -56,10 +55,10 @@ class TrajectoryDataModule(LightningDataModule):
                              f"{batch_size}, {val_fraction}, {num_workers}.")
         self.path, self.batch_size, self.keep = Path(records), batch_size, keep
         self.val_fraction, self.seed, self.num_workers = val_fraction, seed, num_workers
-        self.train_set: Optional[RecordSet] = None
-        self.val_set: Optional[RecordSet] = None
+        self.train_set: RecordSet | None = None
+        self.val_set: RecordSet | None = None
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         records = load_records(self.path).best(self.keep)  # drop the worst decile before training
         module = self.trainer.lightning_module if self.trainer is not None else None
         d = getattr(module, "latent_dim", records.z0.shape[1])

@@ -1,4 +1,4 @@
-"""`evaluate.py directions`: find directions by a named method, render them, write and log the report.
+"""Directions by a named method (`steer discover sefa|pca`), rendered into their report.
 
 The report folder holds directions.pt (the direction file), directions.png
 (one row per direction: G(z + α u_k) for a few seeded latents, α from
@@ -9,7 +9,6 @@ directions.json (method, scores, time, generator, settings, command).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import matplotlib
 
@@ -18,20 +17,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from steer.formats.directions import Directions, save_directions  # noqa: E402
 from steer.discovery.pca import pca  # noqa: E402
 from steer.discovery.sefa import sefa  # noqa: E402
 from steer.errors import SteerError  # noqa: E402
-from steer.reports.folder import save_figure  # noqa: E402
+from steer.formats.directions import Directions, save_directions  # noqa: E402
 from steer.generators.base import Generator  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report  # noqa: E402
 from steer.seeding import rng  # noqa: E402
 
 METHODS = ("sefa", "pca")
 
 
-def check_options(method: str, layer: Optional[str], steps: int, max_step: float, latents: int) -> None:
+def check_options(method: str, layer: str | None, steps: int, max_step: float, latents: int) -> None:
     """The command's own options, checked before the generator is built."""
     if method not in METHODS:
         raise SteerError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -43,14 +42,14 @@ def check_options(method: str, layer: Optional[str], steps: int, max_step: float
                          f"got steps={steps}, max_step={max_step}, latents={latents}.")
 
 
-def generator_record(generator: Generator, checkpoint: Optional[str], spec: Optional[dict]) -> dict:
+def generator_record(generator: Generator, checkpoint: str | None, spec: dict | None) -> dict:
     """What the directions steer: the checkpoint they came from, or the generator's class_path + init_args."""
     if checkpoint is not None:
         return {"checkpoint": str(Path(checkpoint).resolve())}
     return spec or {"class_path": f"{type(generator).__module__}.{type(generator).__qualname__}", "init_args": {}}
 
 
-def discover(method: str, generator: Generator, k: int, record: dict, layer: Optional[str] = None, n: int = 5000,
+def discover(method: str, generator: Generator, k: int, record: dict, layer: str | None = None, n: int = 5000,
              batch_size: int = 250, seed: int = 0, progress: bool = True) -> Directions:
     """The top ``k`` directions of ``generator`` by ``method`` ("sefa" or "pca"), as a direction record."""
     if method == "sefa":

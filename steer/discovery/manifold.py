@@ -10,7 +10,7 @@ tiny seeded noise, minimising
 
 with D a masked loss (MaskedL2 or MaskedLPIPS), a_out the outside's share of
 the image, and |x|_ε = √(x² + ε²), ε = 0.04·c (the exact |x| of the paper
-stalls L-BFGS's line search at the kink, where the targets are met). ``python evaluate.py manifold`` writes the frames, a GIF and the
+stalls L-BFGS's line search at the kink, where the targets are met). ``steer discover manifold`` writes the frames, a GIF and the
 latents; :func:`write_report` is that report.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import matplotlib.pyplot as plt
 import torch
@@ -29,10 +28,10 @@ from tqdm.auto import tqdm
 
 from steer import checkpoint
 from steer.errors import SteerError
-from steer.reports.folder import save_figure
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2, MaskedLPIPS
 from steer.media import pil, save_gif
+from steer.reports.folder import save_figure
 from steer.reports.report import Report
 from steer.seeding import rng
 

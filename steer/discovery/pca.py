@@ -20,24 +20,23 @@ and u_k = B_k / ‖B_k‖ is the latent direction of component k.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Optional
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steer.formats.directions import fix_signs
 from steer.errors import SteerError
+from steer.formats.directions import fix_signs
 from steer.generators.base import Generator
 from steer.seeding import rng
 
 
-def _features(generator: Generator, layer: str, z: Tensor, y: Optional[Tensor], device: torch.device) -> Tensor:
+def _features(generator: Generator, layer: str, z: Tensor, y: Tensor | None, device: torch.device) -> Tensor:
     """Flattened float64 features of ``z`` (and classes ``y``) at ``layer``, computed on ``device``."""
     return generator.features(z.to(device), layer, None if y is None else y.to(device)).flatten(1).double()
 
 
-def _batches(generator: Generator, layer: str, z: Tensor, y: Optional[Tensor], batch_size: int, device: torch.device,
+def _batches(generator: Generator, layer: str, z: Tensor, y: Tensor | None, batch_size: int, device: torch.device,
              label: str, progress: bool) -> Iterator[Tensor]:
     """:func:`_features` of ``z``, batch by batch, with a progress bar."""
     with tqdm(total=len(z), desc=label, unit="latent", disable=not progress) as bar:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from steer.formats.directions import fix_signs
 from steer.errors import SteerError
+from steer.formats.directions import fix_signs
 from steer.generators.base import Generator
 
 

@@ -17,8 +17,8 @@ pixel MSE on the default generator (see :func:`sharpness`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -26,13 +26,12 @@ from tqdm.auto import tqdm
 
 from steer.edits import Edit, ShiftX
 from steer.errors import SteerError
+from steer.formats.trajectories import RECORD_TENSORS, Records, save_records
 from steer.generators.base import Generator
 from steer.generators.trained import load_generator
 from steer.losses import Loss, MaskedL2, MaskedLowPass
 from steer.reports.report import Report
 from steer.seeding import rng
-
-from steer.formats.trajectories import RECORD_TENSORS, Records, save_records
 
 
 def clip_to_ball(z: Tensor) -> Tensor:
@@ -60,7 +59,7 @@ def branches(edit: Edit, ts: Sequence[float]) -> list[Tensor]:
 
 
 def invert(generator: Generator, z: Tensor, target: Tensor, mask: Tensor, loss: Loss,
-           y: Optional[Tensor] = None, steps: int = 50, lr: float = 0.01) -> tuple[Tensor, Tensor]:
+           y: Tensor | None = None, steps: int = 50, lr: float = 0.01) -> tuple[Tensor, Tensor]:
     """argmin_{‖z‖≤√d} L(G(z), target; mask) from ``z`` by projected Adam; (z_t, final loss per image)."""
     z = z.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)  # a fresh optimiser per target
@@ -76,7 +75,7 @@ def invert(generator: Generator, z: Tensor, target: Tensor, mask: Tensor, loss: 
 
 
 def trajectories(generator: Generator, edit: Edit, z0: Tensor, ts: Sequence[float], loss: Loss,
-                 steps: int = 50, lr: float = 0.01, y: Optional[Tensor] = None, batch_size: int = 64,
+                 steps: int = 50, lr: float = 0.01, y: Tensor | None = None, batch_size: int = 64,
                  progress: bool = True) -> Records:
     """Algorithm 1 for every start in ``z0`` (N, d), ``batch_size`` starts optimised at once.
 
@@ -169,8 +168,8 @@ def strips(generator: Generator, edit: Edit, records: Records, latents: int = 4)
 
 def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, loss_name: str, path: Path) -> Path:
     """Rows: target and inversion per start latent; columns: t."""
-    from steer.reports.folder import plt, save_figure
     from steer.media import grid, pil
+    from steer.reports.folder import plt, save_figure
 
     rows = [r for k in range(targets.shape[1]) for r in (targets[:, k], inverted[:, k])]
     image = grid(rows)

@@ -15,22 +15,22 @@ over n real sprites:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from steer.sprites.factors import SpriteFactors
-from steer.sprites.rendering import render_factors
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.sprites.histograms import attribute_values, check_attributes, histograms, intersection, to_unit
 from steer.evaluation.steerability import follow_limits
 from steer.generators.base import Generator
 from steer.objective import repeat_alpha, walked_image
 from steer.seeding import rng
+from steer.sprites.factors import SpriteFactors
+from steer.sprites.histograms import attribute_values, check_attributes, histograms, intersection, to_unit
+from steer.sprites.rendering import render_factors
 from steer.walks import Walk
 
 
@@ -46,11 +46,11 @@ class AttributeSteering:
     data_mean: Tensor  # (A, K) over edit(x, α), x real
     data_std: Tensor
     intersection: Tensor  # (A, K)
-    achieved: Optional[Tensor]  # (A, sliders), None if the edit moves no measured attribute
+    achieved: Tensor | None  # (A, sliders), None if the edit moves no measured attribute
     fraction: float
     n: int
 
-    def limits(self) -> Optional[dict]:
+    def limits(self) -> dict | None:
         return None if self.achieved is None else follow_limits(self.edit, self.alphas, self.achieved, self.fraction)
 
     def to_json(self) -> dict:
@@ -74,7 +74,7 @@ def measure_attributes(
     batch_size: int = 100,
     seed: int = 0,
     fraction: float = 0.8,
-    alphas: Optional[Tensor] = None,
+    alphas: Tensor | None = None,
     progress: bool = True,
 ) -> AttributeSteering:
     """Attribute distributions of the walked model and of the edited data at every α of the grid."""

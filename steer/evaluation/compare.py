@@ -20,6 +20,7 @@ from steer.errors import SteerError  # noqa: E402
 from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report  # noqa: E402
 
+
 def parse_reports(reports: list[str]) -> dict[str, Path]:
     """``["a=reports/a", …]`` → {label: folder}; clear errors for a bad item or a folder without metrics.json."""
     out: dict[str, Path] = {}
@@ -30,7 +31,7 @@ def parse_reports(reports: list[str]) -> dict[str, Path]:
         if label in out:
             raise SteerError(f"--reports names the label {label!r} twice; give each report its own label.")
         if not (Path(folder) / "metrics.json").is_file():
-            raise SteerError(f"{folder} has no metrics.json; give folders written by `evaluate.py steerability`.")
+            raise SteerError(f"{folder} has no metrics.json; give folders written by `steer evaluate steerability`.")
         out[label] = Path(folder)
     if not out:
         raise SteerError("--reports needs at least one LABEL=FOLDER item.")

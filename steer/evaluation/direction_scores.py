@@ -30,17 +30,18 @@ the measured factor at each requested value is the figure (lower is better).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from steer.errors import SteerError
-from steer.sprites.histograms import attribute_values, check_attributes
 from steer.generators.base import Generator
 from steer.seeding import rng
+from steer.sprites.histograms import attribute_values, check_attributes
 
 if TYPE_CHECKING:
     from steer.modules.factor_regressor import FactorRegressor
@@ -49,7 +50,7 @@ CONTROL_R2 = 0.5  # a direction controls its best factor only if that factor's R
 
 
 @torch.no_grad()
-def measure_latents(generator: Generator, z: Tensor, factors: Sequence[str], y: Optional[Tensor] = None,
+def measure_latents(generator: Generator, z: Tensor, factors: Sequence[str], y: Tensor | None = None,
                     batch_size: int = 500) -> Tensor:
     """(N, len(factors)) raw attributes of G(z) on the CPU, NaN where the image has no object."""
     device = next(generator.parameters(), z).device
@@ -103,7 +104,7 @@ class DirectionScores:
         return len(self.r2)
 
     @property
-    def controlled(self) -> list[Optional[str]]:
+    def controlled(self) -> list[str | None]:
         """The factor with the highest R² per direction; None where that R² is below ``CONTROL_R2`` (or NaN)."""
         best, index = self.r2.nan_to_num(-1).max(1)
         return [self.factors[int(i)] if b >= CONTROL_R2 else None for b, i in zip(best.tolist(), index)]
@@ -145,7 +146,7 @@ class DirectionScores:
 
 
 def score_directions(generator: Generator, directions: Tensor, factors: Sequence[str] = ("x", "y", "area"),
-                     steps: Optional[Tensor] = None, n: int = 200, seed: int = 0,
+                     steps: Tensor | None = None, n: int = 200, seed: int = 0,
                      batch_size: int = 500, progress: bool = False) -> DirectionScores:
     """Which of ``factors`` each unit direction (k, latent_dim) controls, how faithfully, and what else it moves.
 

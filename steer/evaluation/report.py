@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 import matplotlib
 
@@ -13,13 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.reports.folder import save_figure  # noqa: E402
 from steer.evaluation.steerability import Steerability, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
+from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report, Table  # noqa: E402
 from steer.reports.wandb import Curve  # noqa: E402
-
-
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
 
@@ -116,7 +112,7 @@ def plot_attributes(measured: AttributeSteering, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def steerability_report(result: Steerability, attributes: Optional[AttributeSteering] = None) -> Report:
+def steerability_report(result: Steerability, attributes: AttributeSteering | None = None) -> Report:
     """The steerability report: metrics.json, curves.png, walk_grid.png, walk.gif (and attributes.png on sprites)."""
     metrics = result.to_json()
     if attributes is not None:

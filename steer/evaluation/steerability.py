@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -103,7 +102,7 @@ def measure(
     batch_size: int = 50,
     seed: int = 0,
     fraction: float = 0.8,
-    alphas: Optional[Tensor] = None,
+    alphas: Tensor | None = None,
     registration_points: int = 41,
     keep: int = 6,
     progress: bool = True,

@@ -1,9 +1,9 @@
-"""The steerability report of a Lightning test run (``train.py test``), written when the test loop ends."""
+"""The steerability report of a Lightning test run (``steer test``), written when the test loop ends."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pytorch_lightning import Callback, LightningModule, Trainer
 
@@ -27,11 +27,11 @@ class SteerabilityReport(Callback):
         overwrite: replace a report already in ``out``.
     """
 
-    def __init__(self, out: Optional[str] = None, fraction: float = 0.8, overwrite: bool = False) -> None:
+    def __init__(self, out: str | None = None, fraction: float = 0.8, overwrite: bool = False) -> None:
         self.out = Path(out) if out else None
         self.fraction, self.overwrite = fraction, overwrite
         self.config: dict = {}
-        self._pictures: Optional[dict[str, Any]] = None
+        self._pictures: dict[str, Any] | None = None
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.out = self.out or beside_checkpoint(trainer, "report")

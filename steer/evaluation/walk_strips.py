@@ -1,16 +1,17 @@
-"""Walked images of a Lightning predict run (``train.py predict``) as one PNG strip per latent."""
+"""Walked images of a Lightning predict run (``steer predict``) as one PNG strip per latent."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import BasePredictionWriter
 
-from steer.reports.folder import beside_checkpoint, check_out_dir
 from steer.media import grid, save_png
+from steer.reports.folder import beside_checkpoint, check_out_dir
 
 # Each batch carries its latents' own indices ("index"); Lightning's sampler-based batch indices are not needed.
 warnings.filterwarnings("ignore", message="Couldn't infer the batch indices fetched from your dataloader")
@@ -26,7 +27,7 @@ class WalkStrips(BasePredictionWriter):
         overwrite: replace strips already in ``out``.
     """
 
-    def __init__(self, out: Optional[str] = None, overwrite: bool = False) -> None:
+    def __init__(self, out: str | None = None, overwrite: bool = False) -> None:
         super().__init__(write_interval="batch")
         self.out = Path(out) if out else None
         self.overwrite = overwrite
@@ -37,7 +38,7 @@ class WalkStrips(BasePredictionWriter):
         self.out.mkdir(parents=True, exist_ok=True)
 
     def write_on_batch_end(self, trainer: Trainer, pl_module: LightningModule, prediction: Any,
-                           batch_indices: Optional[Sequence[int]], batch: Any, batch_idx: int,
+                           batch_indices: Sequence[int] | None, batch: Any, batch_idx: int,
                            dataloader_idx: int) -> None:
         for walked, target, index in zip(prediction["walked"], prediction["target"], prediction["index"]):
             save_png(grid([walked, target]), self.out / f"latent_{int(index):05d}.png")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -64,12 +63,12 @@ def save_directions(path: PathLike, d: Directions) -> Path:
     return save({FORMAT_KEY: FORMAT_VERSION, **asdict(d)}, path)
 
 
-def load_directions(path: PathLike, latent_dim: Optional[int] = None) -> Directions:
+def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions:
     """The direction file at ``path``; with ``latent_dim``, it must steer latents of that size."""
     obj = load(path, "direction file")
     if not isinstance(obj, dict) or FORMAT_KEY not in obj:
         raise SteerError(
-            f"{path} is not a direction file; give the directions.pt written by `python evaluate.py directions`."
+            f"{path} is not a direction file; give the directions.pt written by `steer discover sefa|pca`."
         )
     if obj[FORMAT_KEY] != FORMAT_VERSION:
         raise SteerError(f"{path} is a direction file of format {obj[FORMAT_KEY]}; this steer reads format "

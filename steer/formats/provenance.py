@@ -24,7 +24,7 @@ def weights_sha256(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def frozen(module: Optional[nn.Module]) -> bool:
+def frozen(module: nn.Module | None) -> bool:
     """True for a module with parameters none of which trains (a pretrained generator a walk steers)."""
     params = list(module.parameters()) if isinstance(module, nn.Module) else []
     return bool(params) and not any(p.requires_grad for p in params)

@@ -20,7 +20,7 @@ def read_record(path: Path) -> tuple[dict, dict]:
     if not isinstance(ckpt, dict) or RECORD_KEY not in ckpt or "state_dict" not in ckpt:
         raise SteerError(
             f"{path} is not a steer checkpoint (it has no record of the config that made it); "
-            "give a .ckpt written by `python train.py fit`."
+            "give a .ckpt written by `steer fit`."
         )
     record, state = ckpt[RECORD_KEY], ckpt["state_dict"]
     config = record.get("config") if isinstance(record, dict) else None

@@ -40,11 +40,11 @@ class Records:
     def __len__(self) -> int:
         return len(self.t)
 
-    def select(self, keep: Tensor) -> "Records":
+    def select(self, keep: Tensor) -> Records:
         """The records where ``keep`` (a bool mask or indices) selects them."""
         return Records(*(getattr(self, k)[keep] for k in RECORD_TENSORS), settings=self.settings)
 
-    def best(self, fraction: float = 0.9) -> "Records":
+    def best(self, fraction: float = 0.9) -> Records:
         """The ``fraction`` of records with the lowest inversion loss (drops the worst decile by default)."""
         if not 0 < fraction <= 1:
             raise SteerError(f"the fraction of records to keep must be in (0, 1], got {fraction}.")
@@ -64,7 +64,7 @@ def load_records(path: Path) -> Records:
     missing = [k for k in RECORD_TENSORS if not isinstance(data, dict) or not torch.is_tensor(data.get(k))]
     if missing:
         raise SteerError(f"{path} is not a trajectory records file (no {', '.join(missing)}); "
-                         "give the records.pt written by `python evaluate.py trajectories`.")
+                         "give the records.pt written by `steer discover trajectories`.")
     rows = {len(data[k]) for k in RECORD_TENSORS}
     if len(rows) != 1 or data["z0"].shape != data["z_t"].shape or data["z0"].dim() != 2 or rows == {0}:
         raise SteerError(f"{path} holds inconsistent or empty records (row counts {sorted(rows)}); use another copy.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -45,8 +44,8 @@ class Generator(nn.Module):
         self,
         latent_dim: int,
         resolution: int,
-        num_classes: Optional[int] = None,
-        truncation: Optional[float] = None,
+        num_classes: int | None = None,
+        truncation: float | None = None,
     ) -> None:
         super().__init__()
         if latent_dim <= 0 or resolution <= 0:
@@ -65,7 +64,7 @@ class Generator(nn.Module):
         self._frozen = False
 
     # -- sampling -----------------------------------------------------------
-    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` latents on the CPU, N(0, I), truncated if ``truncation`` is set.
 
         Truncation uses the inverse CDF: u ~ U(Φ(-t), Φ(t)), z = Φ⁻¹(u).
@@ -76,21 +75,21 @@ class Generator(nn.Module):
         u = torch.rand(n, self.latent_dim, generator=generator, dtype=torch.float64)
         return torch.special.ndtri(lo + u * (1 - 2 * lo)).float()
 
-    def sample_class(self, n: int, generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+    def sample_class(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
         """``n`` class indices (uniform), or None for an unconditional generator."""
         if self.num_classes is None:
             return None
         return torch.randint(self.num_classes, (n,), generator=generator)
 
     def sample(
-        self, n: int, generator: Optional[torch.Generator] = None, device: Optional[torch.device] = None
-    ) -> tuple[Tensor, Optional[Tensor]]:
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """``n`` latents and classes (None if unconditional), drawn in that order from ``generator``, on ``device``."""
         z, y = self.sample_latent(n, generator), self.sample_class(n, generator)
         return z.to(device), (y.to(device) if y is not None else None)
 
     # -- synthesis ----------------------------------------------------------
-    def forward(self, z: Tensor, y: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """Images in [-1, 1], NCHW, for latents ``z`` (N, latent_dim) and classes ``y``."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise SteerError(
@@ -103,13 +102,13 @@ class Generator(nn.Module):
             raise SteerError(f"{type(self).__name__} needs {need} (num_classes={self.num_classes}).")
         return self.synthesize(z, y)
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         """The model's own forward pass; called by ``forward`` after the checks."""
         raise NotImplementedError
 
     # -- optional capabilities --------------------------------------------------
     @property
-    def walk_mask(self) -> Optional[Tensor]:
+    def walk_mask(self) -> Tensor | None:
         """(latent_dim,): 1 where a walk may move the latent, 0 where it must stay; None: everywhere."""
         return None
 
@@ -120,13 +119,13 @@ class Generator(nn.Module):
             "(SeFa) directions are not available for it; use PCA or trajectories instead."
         )
 
-    def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
+    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         """Activations of ``layer`` for latents ``z`` (for PCA directions)."""
         raise SteerError(f"{type(self).__name__} does not expose intermediate features, so PCA (GANSpace) directions "
-                         "are not available for it; use --method sefa, or trajectories (evaluate.py trajectories).")
+                         "are not available for it; use `steer discover sefa`, or trajectories (`steer discover trajectories`).")
 
     # -- freezing -------------------------------------------------------------
-    def freeze(self) -> "Generator":
+    def freeze(self) -> Generator:
         """Eval mode and no gradients to the weights, kept through ``.train()`` calls.
 
         Lightning calls ``train()`` on the whole LightningModule at fit start; a
@@ -141,5 +140,5 @@ class Generator(nn.Module):
     def frozen(self) -> bool:
         return self._frozen
 
-    def train(self, mode: bool = True) -> "Generator":
+    def train(self, mode: bool = True) -> Generator:
         return super().train(mode and not self._frozen)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,7 @@ DOWNLOAD = "https://s3.amazonaws.com/models.huggingface.co/biggan/"  # where the
 NOISE_BOUND = 2.0  # BigGAN's noise: truncation · z, z ~ N(0, I) truncated to [-2, 2]
 
 
-def truncated_normal(n: int, d: int, bound: float, generator: Optional[torch.Generator]) -> Tensor:
+def truncated_normal(n: int, d: int, bound: float, generator: torch.Generator | None) -> Tensor:
     """(n, d) draws of N(0, 1) truncated to [-bound, bound], by inverse CDF: z = Φ⁻¹(U(Φ(-b), Φ(b)))."""
     lo = 0.5 * (1 + math.erf(-bound / math.sqrt(2)))
     u = torch.rand(n, d, generator=generator, dtype=torch.float64)
@@ -100,11 +100,11 @@ class BigGAN(Generator):
         if freeze:
             self.freeze()
 
-    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """ψ·z, z ~ N(0, I) truncated to [-2, 2] (BigGAN's truncation trick)."""
         return self.truncation * truncated_normal(n, self.latent_dim, NOISE_BOUND, generator)
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         if y.dim() != 1 or y.shape[0] != z.shape[0] or y.is_floating_point():
             raise SteerError(f"BigGAN takes class indices y of shape ({z.shape[0]},), got {y.dtype} {tuple(y.shape)}.")
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):

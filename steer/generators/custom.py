@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -77,15 +78,15 @@ class CustomGenerator(Generator):
         class_path: str,
         latent_dim: int,
         resolution: int,
-        init_args: Optional[dict[str, Any]] = None,
-        weights: Optional[str] = None,
-        state_dict_key: Optional[str] = None,
-        num_classes: Optional[int] = None,
+        init_args: dict[str, Any] | None = None,
+        weights: str | None = None,
+        state_dict_key: str | None = None,
+        num_classes: int | None = None,
         class_input: str = "index",
         latent_shape: str = "flat",
         output_range: str = "[-1,1]",
-        first_layer: Optional[str] = None,
-        truncation: Optional[float] = None,
+        first_layer: str | None = None,
+        truncation: float | None = None,
         freeze: bool = True,
     ) -> None:
         super().__init__(latent_dim, resolution, num_classes, truncation)
@@ -110,7 +111,7 @@ class CustomGenerator(Generator):
         if freeze:
             self.freeze()
 
-    def _load(self, weights: str, key: Optional[str]) -> None:
+    def _load(self, weights: str, key: str | None) -> None:
         what = "generator weights"
         state = load_weights(weights, key, what) if key else load(weights, what)
         if not is_state_dict(state):
@@ -125,7 +126,7 @@ class CustomGenerator(Generator):
         load_matching_state(self.module, state, f"{what} {weights}", hint)
 
     # -- adapting inputs and outputs -----------------------------------------------
-    def _call(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def _call(self, z: Tensor, y: Tensor | None) -> Tensor:
         if self.latent_shape == "image":
             z = z[:, :, None, None]
         if y is None:
@@ -134,7 +135,7 @@ class CustomGenerator(Generator):
             y = F.one_hot(y.long(), self.num_classes).to(z.dtype)
         return self.module(z, y)
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         x = self._call(z, y)
         return x * 2 - 1 if self.output_range == "[0,1]" else x
 

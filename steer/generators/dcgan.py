@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
@@ -27,9 +25,9 @@ class DCGAN(Generator):
         resolution: int = 64,
         width: int = 64,
         channels: int = 3,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         class_embedding_dim: int = 16,
-        truncation: Optional[float] = None,
+        truncation: float | None = None,
     ) -> None:
         super().__init__(latent_dim, resolution, num_classes, truncation)
         ups = resolution.bit_length() - 3  # stride-2 blocks after the 4×4 start
@@ -57,12 +55,12 @@ class DCGAN(Generator):
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
 
-    def _input(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def _input(self, z: Tensor, y: Tensor | None) -> Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
         return z[:, :, None, None]
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.main(self._input(z, y))
 
     def first_projection(self) -> Tensor:
@@ -70,7 +68,7 @@ class DCGAN(Generator):
         w = self.main[0].weight[: self.latent_dim]
         return w.reshape(self.latent_dim, -1).T.detach()
 
-    def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
+    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         """Output of ``self.main[int(layer)]`` (e.g. "2" is the first ReLU)."""
         if not layer.isdigit() or int(layer) >= len(self.main):
             raise SteerError(f"DCGAN layer must be an index 0..{len(self.main) - 1} of main, got {layer!r}.")

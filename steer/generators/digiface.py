@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 from steer.checkpoint import load_weights
 from steer.errors import SteerError
@@ -36,7 +35,7 @@ def digiface_weights_path() -> Path:
 class DigiFaceDCGAN(DCGAN):
     """DCGAN (z: 100, width 64, 64 px, RGB) with the pretrained DigiFace1M weights."""
 
-    def __init__(self, truncation: Optional[float] = None, freeze: bool = True) -> None:
+    def __init__(self, truncation: float | None = None, freeze: bool = True) -> None:
         super().__init__(latent_dim=100, resolution=64, width=64, channels=3, truncation=truncation)
         path = digiface_weights_path()
         state = load_weights(path, key="netG_state_dict", what="DigiFace DCGAN weights")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -208,7 +207,7 @@ class ToRGB(nn.Module):
         self.conv = ModulatedConv2d(in_channel, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
-    def forward(self, x: Tensor, style: Tensor, skip: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, style: Tensor, skip: Tensor | None = None) -> Tensor:
         out = self.conv(x, style) + self.bias
         return out if skip is None else out + self.upsample(skip)
 
@@ -272,7 +271,7 @@ def _looks_like(state: dict[str, Tensor]) -> str:
     return f"it looks like size={2 ** (len(rgbs) + 2)}{dim}, n_mlp={len(mlp)}"
 
 
-def read_checkpoint(path: str) -> tuple[dict[str, Tensor], Optional[Tensor]]:
+def read_checkpoint(path: str) -> tuple[dict[str, Tensor], Tensor | None]:
     """(g_ema state dict, latent_avg or None) of a rosinality checkpoint, loaded with weights_only."""
     if not Path(path).exists():
         raise SteerError(
@@ -326,9 +325,9 @@ class StyleGAN2(Generator):
         n_mlp: int = 8,
         channel_multiplier: int = 2,
         latent_space: str = "w",
-        layers: Optional[list[int]] = None,
-        truncation: Optional[float] = None,
-        channels: Optional[dict[int, int]] = None,
+        layers: list[int] | None = None,
+        truncation: float | None = None,
+        channels: dict[int, int] | None = None,
         freeze: bool = True,
     ) -> None:
         if size < 4 or size & (size - 1) or (channels is None and size > 1024):
@@ -367,7 +366,7 @@ class StyleGAN2(Generator):
             self.freeze()
 
     @staticmethod
-    def _check_layers(layers: Optional[list[int]], rows: int, space: str) -> list[int]:
+    def _check_layers(layers: list[int] | None, rows: int, space: str) -> list[int]:
         if layers is None:
             return list(range(rows))
         if space == "z":
@@ -398,7 +397,7 @@ class StyleGAN2(Generator):
             return w
         return self.latent_avg + self.truncation * (w - self.latent_avg)
 
-    def sample_latent(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` latents on the CPU: z ~ N(0, I); in w/W+, w = truncate(mapping(z)) in every block."""
         z = torch.randn(n, self.style_dim, generator=generator)
         if self.latent_space == "z":
@@ -413,11 +412,11 @@ class StyleGAN2(Generator):
             latent = self.truncate(self.net.style(latent))
         return latent.reshape(latent.shape[0], -1, self.style_dim)[:, self._source]
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.net.synthesis(self.rows(z)).clamp(-1, 1)
 
     @property
-    def walk_mask(self) -> Optional[Tensor]:
+    def walk_mask(self) -> Tensor | None:
         """In W+ with chosen layers, walks move the listed rows only, never the block of the other rows."""
         listed = len(self.layers) * self.style_dim
         if self.latent_space != "w+" or listed == self.latent_dim:

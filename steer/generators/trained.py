@@ -9,7 +9,6 @@ taken. The generators layer never imports the code that restores whole runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from pytorch_lightning import LightningModule
 from torch import Tensor
@@ -35,7 +34,7 @@ def generator_of(module: LightningModule, checkpoint_path: str) -> Generator:
     return gen.freeze()
 
 
-def load_generator(checkpoint_path: Optional[str] = None, generator: Optional[dict] = None) -> Generator:
+def load_generator(checkpoint_path: str | None = None, generator: dict | None = None) -> Generator:
     """The generator a discovery command works on, frozen: from a steer checkpoint, or built from a spec.
 
     ``checkpoint_path``: a train.py checkpoint whose module has a ``generator``
@@ -73,15 +72,15 @@ class TrainedGenerator(Generator):
     def sample_latent(self, n: int, generator=None) -> Tensor:  # noqa: ANN001 - torch.Generator
         return self.inner.sample_latent(n, generator)
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.inner.synthesize(z, y)
 
     @property
-    def walk_mask(self) -> Optional[Tensor]:
+    def walk_mask(self) -> Tensor | None:
         return self.inner.walk_mask
 
     def first_projection(self) -> Tensor:
         return self.inner.first_projection()
 
-    def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
+    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         return self.inner.features(z, layer, y)

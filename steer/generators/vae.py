@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from torch import Tensor, nn
 
 from steer.errors import SteerError
@@ -55,14 +53,14 @@ class VAEDecoder(Generator):
         """Bernoulli logits (N, channels, resolution, resolution) of p(x|z)."""
         return self.main(z)
 
-    def synthesize(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return (self.logits(z) / 2).tanh()  # 2σ(l) − 1 = tanh(l/2)
 
     def first_projection(self) -> Tensor:
         """A = the first Linear's weight, (hidden, latent_dim)."""
         return self.main[0].weight.detach()
 
-    def features(self, z: Tensor, layer: str, y: Optional[Tensor] = None) -> Tensor:
+    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         """Output of ``self.main[int(layer)]`` (e.g. "1" is the first ReLU, (N, hidden))."""
         if not layer.isdigit() or int(layer) >= len(self.main):
             raise SteerError(f"VAEDecoder layer must be an index 0..{len(self.main) - 1} of main, got {layer!r}.")

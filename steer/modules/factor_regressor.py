@@ -20,7 +20,7 @@ in the edit's additive units (pixels for ShiftX, ln-scale for Zoom).
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Protocol
 
 import torch
 from pytorch_lightning import LightningModule
@@ -33,7 +33,7 @@ from steer.seeding import rng
 class TargetDistribution(Protocol):
     """Anything with ``sample(n, generator) → (n,)``, e.g. steer.sprites.Uniform / Normal / Fixed."""
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor: ...
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
 
 
 class FactorRegressor(LightningModule):
@@ -109,7 +109,7 @@ class FactorRegressor(LightningModule):
         return z + (s - z @ u)[:, None] * u  # z' = z + (s* − ⟨u, z⟩) u
 
     @torch.no_grad()
-    def sample(self, n: int, target: TargetDistribution, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, target: TargetDistribution, generator: torch.Generator | None = None) -> Tensor:
         """n latents whose factor follows ``target``: the part of N(0, I) orthogonal to u, plus g⁻¹(t) u."""
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.v)
         values = target.sample(n, generator).to(self.v)

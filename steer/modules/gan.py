@@ -15,7 +15,7 @@ with no edit and no augmentation the step is the plain GAN's D, G.
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from pytorch_lightning.cli import OptimizerCallable
@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from steer.adversarial import GANLoss, NonSaturating
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.sprites.histograms import AttributeHistograms
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image
@@ -32,6 +31,7 @@ from steer.modules.recorded import RecordedModule
 from steer.modules.walk import WalkFactory
 from steer.objective import Pair, repeat_alpha, steer_pair, walked_image
 from steer.seeding import rng
+from steer.sprites.histograms import AttributeHistograms
 from steer.walks import LinearWalk
 
 # Histogram intersections are torchmetrics states, synced across ranks by compute().
@@ -64,11 +64,11 @@ class GANModule(RecordedModule):
         self,
         generator: Generator,
         discriminator: nn.Module,
-        adversarial: Optional[GANLoss] = None,
-        edit: Optional[Edit] = None,
+        adversarial: GANLoss | None = None,
+        edit: Edit | None = None,
         walk: WalkFactory = LinearWalk,
         steer_weight: float = 0.0,
-        augment: Optional[Edit] = None,
+        augment: Edit | None = None,
         augment_probability: float = 0.5,
         g_optimizer: OptimizerCallable = torch.optim.Adam,
         d_optimizer: OptimizerCallable = torch.optim.Adam,
@@ -160,7 +160,7 @@ class GANModule(RecordedModule):
         return augmented
 
     @torch.no_grad()
-    def _eval_source(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+    def _eval_source(self, z: Tensor, y: Tensor | None) -> Tensor:
         """G_eval(z): the generator in eval mode (running BatchNorm statistics), no gradient."""
         was_training = self.generator.training
         self.generator.eval()
@@ -190,7 +190,7 @@ class GANModule(RecordedModule):
             if self.walk is not None:
                 self._log_walk_strip(z[:k], None if y is None else y[:k])
 
-    def _log_walk_strip(self, z: Tensor, y: Optional[Tensor]) -> None:
+    def _log_walk_strip(self, z: Tensor, y: Tensor | None) -> None:
         source = self.generator(z, y)
         pairs: list[Pair] = [steer_pair(self.generator, self.edit, self.walk, z, repeat_alpha(a, len(z), z), y, source)
                              for a in self.edit.test_alphas()]

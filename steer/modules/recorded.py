@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 from pytorch_lightning import LightningModule
@@ -26,13 +26,13 @@ class RecordedModule(LightningModule):
     @classmethod
     def load_from_checkpoint(
         cls,
-        checkpoint_path: Union[str, Path],
-        map_location: Union[torch.device, str, int, None] = None,
-        hparams_file: Optional[Union[str, Path]] = None,
-        strict: Optional[bool] = None,
-        weights_only: Optional[bool] = None,
+        checkpoint_path: str | Path,
+        map_location: torch.device | str | int | None = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
         **kwargs: Any,
-    ) -> "RecordedModule":
+    ) -> RecordedModule:
         """The module trained in ``checkpoint_path`` (a train.py checkpoint of this class), in eval mode.
 
         Its parts are built from the config recorded in the checkpoint, the

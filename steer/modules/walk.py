@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from pytorch_lightning.cli import OptimizerCallable
@@ -20,7 +20,7 @@ from steer.objective import steer_grid, steer_pair
 from steer.steerability_metric import SteerabilityMetric, SteerabilityValues
 from steer.walks import LinearWalk, Walk
 
-WalkFactory = Callable[[int, int, Optional[int]], Walk]
+WalkFactory = Callable[[int, int, int | None], Walk]
 
 # The validation and test errors are torchmetrics states, synced across ranks by compute(): Lightning's hint to
 # sync the logged values again does not apply to them.
@@ -53,14 +53,14 @@ class WalkModule(RecordedModule):
     #: Steps between reads of the loss-finiteness record when training on an
     #: accelerator, where each read is a host-device sync; on the CPU every step
     #: is checked (a read there costs nothing). None: that default.
-    finite_check_every: Optional[int] = None
+    finite_check_every: int | None = None
 
     def __init__(
         self,
         generator: Generator,
         edit: Edit,
         walk: WalkFactory = LinearWalk,
-        loss: Optional[Loss] = None,
+        loss: Loss | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         strip_latents: int = 4,
         compile: bool = False,
@@ -80,13 +80,13 @@ class WalkModule(RecordedModule):
         self.val_walk = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
         self.val_base = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
         self.steerability = SteerabilityMetric(edit, self.test_alphas)
-        self.steerability_values: Optional[SteerabilityValues] = None  # of the last test run
+        self.steerability_values: SteerabilityValues | None = None  # of the last test run
         if channels_last:
             self.generator.to(memory_format=torch.channels_last)
         if compile:
             # In place (nn.Module.compile): the state dict keeps its keys, so checkpoints do not change.
             self.generator.compile(dynamic=False)
-        self._finite: Optional[_FiniteRecord] = None
+        self._finite: _FiniteRecord | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.walk.parameters())
@@ -206,7 +206,7 @@ class WalkModule(RecordedModule):
                 "target": torch.stack([p.target * p.mask for p in pairs], 1), "index": batch["index"]}
 
 
-def _nonfinite(value: float, step: int, batch: Optional[int]) -> SteerError:
+def _nonfinite(value: float, step: int, batch: int | None) -> SteerError:
     where = f"step {step}" + (f" (batch {batch})" if batch is not None else "")
     return SteerError(
         f"the training loss became {value} at {where}; training stopped. "
@@ -217,7 +217,7 @@ def _nonfinite(value: float, step: int, batch: Optional[int]) -> SteerError:
 class _FiniteRecord:
     """Device-side record of the losses since ``start_step``: read only by :meth:`check`."""
 
-    def __init__(self, start_step: int, every: int, start_index: Optional[Tensor], like: Tensor) -> None:
+    def __init__(self, start_step: int, every: int, start_index: Tensor | None, like: Tensor) -> None:
         self.start_step, self.every, self.start_index = start_step, every, start_index
         self.clean = torch.ones((), dtype=torch.bool, device=like.device)  # every loss so far finite
         self.clean_steps = torch.zeros((), dtype=torch.long, device=like.device)  # steps before the first bad one

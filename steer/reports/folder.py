@@ -13,14 +13,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
 from pytorch_lightning import Trainer  # noqa: E402
 
 from steer.checkpoint import atomic_write  # noqa: E402

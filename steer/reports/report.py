@@ -17,9 +17,9 @@ from pathlib import Path
 
 from torch import nn
 
+from steer.formats.provenance import provenance
 from steer.reports.folder import check_out_dir, save_json, write_folder
 from steer.reports.wandb import Curve, log_folder, run_line
-from steer.formats.provenance import provenance
 
 Writer = Callable[[Path], object]  # writes one file at the path it is given
 Table = tuple[list[str], list[list]]  # (columns, rows)

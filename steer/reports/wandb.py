@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -70,15 +70,15 @@ def wandb_logger_config(save_dir: str = "runs", project: str = "steer") -> dict:
 class RunLabels:
     """A run's group and tags, derived from the classes it trains or measures."""
 
-    group: Optional[str]
+    group: str | None
     tags: list[str]
 
-    def name(self, job_type: str) -> Optional[str]:
+    def name(self, job_type: str) -> str | None:
         """The run's name: its job type, then its group (e.g. fit-DigiFaceDCGAN-Zoom-LinearWalk)."""
         return f"{job_type}-{self.group}" if self.group else None
 
 
-def class_name(spec: Any) -> Optional[str]:
+def class_name(spec: Any) -> str | None:
     """The class name of a ``class_path`` spec (steer.edits.Zoom → Zoom); None for anything else."""
     path = spec.get("class_path") if isinstance(spec, Mapping) else None
     return path.rsplit(".", 1)[-1] if isinstance(path, str) else None
@@ -124,7 +124,7 @@ def wandb_runs(trainer: Trainer) -> list[Run]:
     return [logger.experiment for logger in trainer.loggers if isinstance(logger, WandbLogger)]
 
 
-def run_folder(run: Run) -> Optional[Path]:
+def run_folder(run: Run) -> Path | None:
     """The run's folder, the one ``wandb sync`` uploads (``…/wandb/offline-run-…``, holding ``run-*.wandb``).
 
     None for a disabled run (WANDB_MODE=disabled), which writes nothing.
@@ -138,7 +138,7 @@ def training_run(trainer: Trainer) -> dict:
                   "folder": str(run_folder(run))} for run in wandb_runs(trainer) if not run.disabled), {})
 
 
-def checkpoint_artifact(path: Path, trained_run_id: Optional[str]) -> Any:  # wandb.Artifact (imported on use)
+def checkpoint_artifact(path: Path, trained_run_id: str | None) -> Any:  # wandb.Artifact (imported on use)
     """A reference artifact (no copy) to a checkpoint file, named after the training run that wrote it.
 
     The training run logs it and report runs use the same name and file, so
@@ -187,7 +187,7 @@ class TrainingRun(Callback):
                 run.summary["checkpoint/best_score"] = float(ckpt.best_model_score)
 
 
-def finish_wandb(trainer: Trainer) -> Optional[Path]:
+def finish_wandb(trainer: Trainer) -> Path | None:
     """Close the trainer's W&B run so that its files are complete when the command returns; returns its folder.
 
     Lightning's WandbLogger leaves the run open (for notebooks); the W&B
@@ -202,7 +202,7 @@ def finish_wandb(trainer: Trainer) -> Optional[Path]:
     return folder
 
 
-def run_line(folder: Optional[Path]) -> str:
+def run_line(folder: Path | None) -> str:
     """The line that tells the user where the run is, and how to upload it when it is offline."""
     if folder is None:
         return "W&B run: none (WANDB_MODE=disabled)"
@@ -223,7 +223,7 @@ class Curve:
     title: str
 
 
-def open_run(job_type: str, config: dict, name: Optional[str] = None, group: Optional[str] = None,
+def open_run(job_type: str, config: dict, name: str | None = None, group: str | None = None,
              tags: Sequence[str] = (), save_dir: str = "runs", project: str = "steer") -> Run:
     """A new W&B run (offline without credentials); a run still open in this process is finished first."""
     import wandb
@@ -235,7 +235,7 @@ def open_run(job_type: str, config: dict, name: Optional[str] = None, group: Opt
                       reinit="finish_previous")
 
 
-def use_checkpoint(run: Run, path: Path, trained_run_id: Optional[str]) -> None:
+def use_checkpoint(run: Run, path: Path, trained_run_id: str | None) -> None:
     """Declare the checkpoint ``path`` the run's input: W&B links the run to the training run that logged it."""
     artifact = checkpoint_artifact(path, trained_run_id)
     if run.offline:  # run.use_artifact refuses offline runs; this records the same use, which `wandb sync` honours
@@ -244,8 +244,8 @@ def use_checkpoint(run: Run, path: Path, trained_run_id: Optional[str]) -> None:
         run.use_artifact(artifact)
 
 
-def log_report(run: Run, out: Path, files: Mapping[str, str], tables: Optional[Mapping[str, Table]] = None,
-               summary: Optional[Mapping[str, Any]] = None, curves: Optional[Mapping[str, Curve]] = None) -> None:
+def log_report(run: Run, out: Path, files: Mapping[str, str], tables: Mapping[str, Table] | None = None,
+               summary: Mapping[str, Any] | None = None, curves: Mapping[str, Curve] | None = None) -> None:
     """A report folder into ``run``, and the folder as the run's output artifact (a reference, no copy).
 
     ``files``: W&B key → file name in ``out`` (a GIF as a video, else an
@@ -267,7 +267,7 @@ def log_report(run: Run, out: Path, files: Mapping[str, str], tables: Optional[M
     run.log_artifact(artifact)
 
 
-def close_run(run: Run) -> Optional[Path]:
+def close_run(run: Run) -> Path | None:
     """Finish ``run``; returns its folder (the one ``wandb sync`` takes; None for a disabled run)."""
     folder = run_folder(run)
     run.finish()
@@ -275,9 +275,9 @@ def close_run(run: Run) -> Optional[Path]:
 
 
 def log_folder(out: Path, job_type: str, config: dict, files: Mapping[str, str],
-               tables: Optional[Mapping[str, Table]] = None, summary: Optional[Mapping[str, Any]] = None,
-               curves: Optional[Mapping[str, Curve]] = None, checkpoint: Optional[str] = None,
-               record: Optional[dict] = None, save_dir: str = "runs", project: str = "steer") -> Optional[Path]:
+               tables: Mapping[str, Table] | None = None, summary: Mapping[str, Any] | None = None,
+               curves: Mapping[str, Curve] | None = None, checkpoint: str | None = None,
+               record: dict | None = None, save_dir: str = "runs", project: str = "steer") -> Path | None:
     """A report folder as one W&B run, linked to the training run it measured; returns the run's folder.
 
     ``checkpoint``: the checkpoint measured (the run's input artifact);

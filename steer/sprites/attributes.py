@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from steer.sprites.factors import SHAPES, SpriteFactors
-from steer.sprites.rendering import render_factors, shape_area
 from steer.errors import SteerError
 from steer.seeding import rng
+from steer.sprites.factors import SHAPES, SpriteFactors
+from steer.sprites.rendering import render_factors, shape_area
 
 
 def foreground(images: Tensor, threshold: float = 0.1) -> tuple[Tensor, Tensor]:

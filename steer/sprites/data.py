@@ -7,7 +7,7 @@ each other, and a resumed run continues from the saved batch index.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import torch
 from pytorch_lightning import LightningDataModule
@@ -93,7 +93,7 @@ class SpritesDataModule(LightningDataModule):
 
     def __init__(
         self,
-        factors: Optional[SpriteFactors] = None,
+        factors: SpriteFactors | None = None,
         batch_size: int = 64,
         seed: int = 0,
         num_workers: int = 0,
@@ -111,14 +111,14 @@ class SpritesDataModule(LightningDataModule):
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.n_val, self.batches_per_epoch, self.samples = n_val, batches_per_epoch, samples
         self.position = 0  # index of the next training batch
-        self.train_set: Optional[SpritesDataset] = None
-        self.val_set: Optional[_Items] = None
+        self.train_set: SpritesDataset | None = None
+        self.val_set: _Items | None = None
 
     def _ranks(self) -> tuple[int, int]:
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         rank, world = self._ranks()
         self.train_set = SpritesDataset(self.factors, self.batch_size, self.seed, rank, self.position,
                                         self.batches_per_epoch, self.samples)
@@ -132,7 +132,7 @@ class SpritesDataModule(LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self._ready(self.val_set), batch_size=self.batch_size, num_workers=0)
 
-    def _ready(self, data: Optional[Dataset]) -> Dataset:
+    def _ready(self, data: Dataset | None) -> Dataset:
         if data is None:
             raise SteerError("SpritesDataModule.setup() must run before its dataloaders are requested.")
         return data

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -30,7 +29,7 @@ FACTORS = ("shape", "x", "y", "scale", "rotation", "red", "green", "blue")
 class Distribution:
     """A distribution of one real factor: ``sample(n, generator)`` → (n,) float32."""
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
     @property
@@ -48,7 +47,7 @@ class Fixed(Distribution):
     def __post_init__(self) -> None:
         _check_finite(self, value=self.value)
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.full((n,), float(self.value))
 
     @property
@@ -67,7 +66,7 @@ class Uniform(Distribution):
         _check_finite(self, low=self.low, high=self.high)
         _check_order(self, self.low, self.high)
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.low + (self.high - self.low) * torch.rand(n, generator=generator)
 
     @property
@@ -86,8 +85,8 @@ class Normal(Distribution):
 
     mean: float
     std: float
-    low: Optional[float] = None
-    high: Optional[float] = None
+    low: float | None = None
+    high: float | None = None
 
     def __post_init__(self) -> None:
         _check_finite(self, mean=self.mean, std=self.std)
@@ -95,7 +94,7 @@ class Normal(Distribution):
             raise SteerError(f"Normal std must be ≥ 0, got {self.std}; use Fixed for a constant factor.")
         _check_order(self, *self.support)
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         low, high = self.support
         if self.std == 0:
             return torch.full((n,), min(max(float(self.mean), low), high))
@@ -133,14 +132,14 @@ class SpriteFactors:
     def __init__(
         self,
         size: int = 64,
-        shapes: Optional[dict[str, float]] = None,
-        x: Optional[Distribution] = None,
-        y: Optional[Distribution] = None,
-        scale: Optional[Distribution] = None,
-        rotation: Optional[Distribution] = None,
-        red: Optional[Distribution] = None,
-        green: Optional[Distribution] = None,
-        blue: Optional[Distribution] = None,
+        shapes: dict[str, float] | None = None,
+        x: Distribution | None = None,
+        y: Distribution | None = None,
+        scale: Distribution | None = None,
+        rotation: Distribution | None = None,
+        red: Distribution | None = None,
+        green: Distribution | None = None,
+        blue: Distribution | None = None,
     ) -> None:
         if size <= 0:
             raise SteerError(f"sprite size must be a positive number of pixels, got {size}.")
@@ -164,7 +163,7 @@ class SpriteFactors:
                 raise SteerError(f"sprite {c} must stay in [0, 1], but {self.dists[c]} spans [{low}, {high}]; "
                                  "set low/high bounds inside [0, 1].")
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """``n`` draws of every factor in ``FACTORS`` order, all from ``generator``."""
         out = {"shape": torch.multinomial(self.shape_probs, n, replacement=True, generator=generator)}
         out.update({name: dist.sample(n, generator) for name, dist in self.dists.items()})
@@ -176,7 +175,7 @@ class SpriteFactors:
         return f"SpriteFactors(size={self.size}, shapes={shapes}, {dists})"
 
 
-def _shape_probs(shapes: Optional[dict[str, float]]) -> Tensor:
+def _shape_probs(shapes: dict[str, float] | None) -> Tensor:
     if shapes is None:
         return torch.ones(len(SHAPES)) / len(SHAPES)
     unknown = sorted(set(shapes) - set(SHAPES))

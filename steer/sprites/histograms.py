@@ -11,7 +11,8 @@ generator that draws blanks loses intersection.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -20,7 +21,8 @@ from torchmetrics import Metric
 from steer.errors import SteerError
 from steer.sprites.attributes import measure
 
-ATTRIBUTES = ("x", "y", "area", "orientation", "red", "green", "blue")
+Attribute = Literal["x", "y", "area", "orientation", "red", "green", "blue"]  # what is measured on a sprite image
+ATTRIBUTES: tuple[str, ...] = get_args(Attribute)
 BINS = 50
 
 

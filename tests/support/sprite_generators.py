@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from steer.sprites import render
 from steer.generators import Generator
+from steer.sprites import render
 
 
 class ShiftingSprite(Generator):
