@@ -11,7 +11,7 @@ tiny seeded noise, minimising
 with D a masked loss (MaskedL2 or MaskedLPIPS), a_out the outside's share of
 the image, and |x|_ε = √(x² + ε²), ε = 0.04·c (the exact |x| of the paper
 stalls L-BFGS's line search at the kink, where the targets are met). ``steer discover manifold`` writes the frames, a GIF and the
-latents; :func:`write_report` is that report.
+latents; :func:`manifold_report` is that report.
 """
 
 from __future__ import annotations
