@@ -81,6 +81,7 @@ def test_control_score_of_an_exact_regressor_hits_the_requested_x():
     json.dumps(control.to_json())
 
 
+@pytest.mark.slow
 def test_score_command_reports_the_controlled_factor_of_each_direction_in_a_file(tmp_path):
     spec = {"class_path": "tests.test_direction_scores.SpriteAxes"}
     save_directions(tmp_path / "directions.pt", Directions(torch.eye(3)[:2], torch.ones(2), "hand", spec))

@@ -21,6 +21,7 @@ def find(out, method="sefa", **options):
     steer_run("discover", method, out=str(out), **{"generator": SPEC, "k": 3, "wandb": False, **options})
 
 
+@pytest.mark.slow
 def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_path):
     result = run_script("evaluate.py", "directions", "--method", "sefa", "--generator", json.dumps(SPEC), "--k", "3",
                         "--out", "report", cwd=tmp_path)
@@ -43,6 +44,7 @@ def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_
     assert list(run.glob("files/media/videos/directions/walk_*.gif"))
 
 
+@pytest.mark.slow
 def test_pca_report_records_its_settings_and_the_file_drives_a_walk(tmp_path):
     result = run_script("evaluate.py", "directions", "--method", "pca", "--generator", json.dumps(SPEC), "--k", "4",
                         "--layer", "2", "--n", "64", "--batch_size", "32", "--steps", "3", "--latents", "2",

@@ -39,6 +39,7 @@ def direction_walk(tmp_path, latent_dim, axis):
     return {"class_path": "steer.walks.DirectionWalk", "init_args": {"path": str(path)}}
 
 
+@pytest.mark.slow
 def test_report_has_metrics_curves_grid_and_gif(checkpoint, tmp_path):
     evaluate(checkpoint, tmp_path / "report")
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
@@ -53,6 +54,7 @@ def test_report_has_metrics_curves_grid_and_gif(checkpoint, tmp_path):
         assert (tmp_path / "report" / name).stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_report_is_logged_to_an_offline_wandb_run(checkpoint, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     evaluate(checkpoint, tmp_path / "report", wandb=True)
@@ -61,6 +63,7 @@ def test_report_is_logged_to_an_offline_wandb_run(checkpoint, tmp_path, monkeypa
     assert list(run.glob("files/media/videos/steerability/walk_*.gif"))
 
 
+@pytest.mark.slow
 def test_existing_report_is_refused_unless_overwrite(checkpoint, tmp_path):
     out = tmp_path / "report"
     out.mkdir()
@@ -83,6 +86,7 @@ def test_file_that_is_not_a_steer_checkpoint(tmp_path):
         evaluate(tmp_path / "other.ckpt", tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_corrupted_and_truncated_checkpoints(checkpoint, tmp_path):
     data = checkpoint.read_bytes()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
@@ -105,6 +109,7 @@ def test_checkpoint_that_needs_code_execution_is_refused_not_run(tmp_path, capsy
     assert "this must never run" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_generator_other_than_the_walks_is_refused(checkpoint, tmp_path):
     other_size = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 12, "resolution": 16, "width": 4}}
     with pytest.raises(SteerError, match="do not fit|latent"):
@@ -129,6 +134,7 @@ def test_a_discovered_direction_is_evaluated_with_walk_and_edit_on_a_generator(t
     assert made_by["edit"]["class_path"] == "steer.edits.Zoom" and made_by["walk"]["init_args"]["path"] == walk["init_args"]["path"]
 
 
+@pytest.mark.slow
 def test_walk_replaces_the_checkpoints_walk_on_its_generator_and_edit(checkpoint, tmp_path):
     from steer.restore import load_generator
 
@@ -166,6 +172,7 @@ def test_a_walk_whose_direction_file_is_missing_gets_the_walks_own_message(tmp_p
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path):
     result = run_script("evaluate.py", "steerability", "--checkpoint", "missing.ckpt", "--out", "r", cwd=tmp_path)
     assert result.returncode == 2 and "missing.ckpt does not exist" in result.stderr

@@ -130,6 +130,7 @@ def test_adam_option_and_bad_options(tiny):
         manifold(tiny, torch.zeros(5), MaskRegion(4, 4, 12, 12))
 
 
+@pytest.mark.slow
 def test_command_writes_the_report_and_logs_it_to_wandb(tmp_path):
     args = ["manifold", "--generator", TINY, "--mask", "4,4,12,12", "--k", "4", "--steps", "10", "--out", "report"]
     done = run_script("evaluate.py", *args, cwd=tmp_path)

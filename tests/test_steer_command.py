@@ -26,6 +26,7 @@ def test_help_lists_every_subcommand(capsys):
             assert f"steer {group} {command} " in shown
 
 
+@pytest.mark.slow
 def test_console_script_runs_the_same_command(tmp_path):
     result = run_script("train.py", "discover", "--help", cwd=tmp_path)  # the shim and `steer` share one driver
     assert result.returncode == 0 and "sefa" in result.stdout and "manifold" in result.stdout

@@ -115,6 +115,7 @@ def test_sharpness_compares_both_losses_on_the_same_latents():
     assert all(math.isfinite(v) and v >= 0 for v in result.values())
 
 
+@pytest.mark.slow
 def test_evaluate_trajectories_writes_its_report_and_refuses_an_existing_one(tmp_path):
     generator = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
     edit = {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 4}}

@@ -94,6 +94,7 @@ def test_loss_decreases_on_a_tiny_fixed_dataset():
     assert last < 0.6 * first, (first, last)
 
 
+@pytest.mark.slow
 def test_tiny_vae_trains_through_train_py_and_its_checkpoint_loads_as_a_frozen_steerable_decoder(tmp_path):
     config = tmp_path / "tiny_vae.yaml"
     config.write_text(TINY_VAE_YAML)
