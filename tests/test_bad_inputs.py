@@ -517,3 +517,92 @@ def test_load_from_checkpoint_of_another_module_class_or_with_hparams_file():
         WalkModule.load_from_checkpoint(JOINT)
     with pytest.raises(SteerError, match="leave out hparams_file"):
         WalkModule.load_from_checkpoint(JOINT, hparams_file="hparams.yaml")
+
+
+# Inputs Lightning, torch, PyYAML or W&B answered with a traceback, a hang or silence: one line now.
+@pytest.mark.parametrize("extra, message", [
+    (["--trainer.max_steps", "-5"], "the trainer refuses its options: `max_steps` must be a non-negative integer or -1"),
+    (["--trainer.val_check_interval", "0"], "--trainer.val_check_interval must be > 0 (steps, or a fraction of an "
+                                            "epoch), got 0."),
+    (["--model.init_args.optimizer.init_args.lr", ".nan"], "the optimizer refuses its options (Invalid learning rate: "
+                                                           "nan); check --model.init_args.optimizer"),
+    (["--model.init_args.optimizer.init_args.lr", "-1"], "(Invalid learning rate: -1.0)"),
+    (["--ckpt_path", "best"], "ckpt holds no best.ckpt (a new run, or no validation yet); resume with --ckpt_path last"),
+    (["--data.init_args.batch_size", "100000000"], "latents needs at least 2291.8 GiB of memory and"),
+], ids=["negative-max-steps", "zero-val-check-interval", "nan-lr", "negative-lr", "best-in-a-fresh-folder",
+        "batch-beyond-memory"])
+def test_trainer_optimizer_and_memory_refusals_are_one_line_before_anything_is_written(
+        tmp_path, monkeypatch, capsys, extra, message):
+    code, line = run_main(train, train_args(tmp_path, *extra), monkeypatch, capsys)
+    assert code == 2 and message in line
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"seed_everything: 0\nmodel:\n  class_path: \xff\xfe\n", "is not UTF-8 text (byte 0xff at position 40); save it "
+                                                              "as UTF-8."),
+    (b"seed_everything: 0\nseed_everything: 1\n", "sets 'seed_everything' twice (lines 1 and 2); keep one."),
+], ids=["not-utf8", "duplicate-key"])
+def test_a_config_file_that_is_not_utf8_or_sets_a_key_twice_is_refused(tmp_path, monkeypatch, capsys, content,
+                                                                        message):
+    (tmp_path / "bad.yaml").write_bytes(content)
+    code, line = run_main(train, train_args(tmp_path, "--config", tmp_path / "bad.yaml"), monkeypatch, capsys)
+    assert code == 2 and f"bad.yaml {message}" in line and not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is not a steerability report (JSONDecodeError)"),
+    ("{}", "is not a steerability report (no 'alphas')"),
+], ids=["empty", "no-metrics"])
+def test_compare_refuses_an_empty_or_invalid_metrics_file(tmp_path, capsys, content, message):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "metrics.json").write_text(content)
+    line = steer_fails(capsys, "evaluate", "compare", reports=[f"a={tmp_path / 'a'}"], out=str(tmp_path / "c"),
+                       wandb=False)
+    assert message in line and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"steer_directions": "1"}, "is a damaged direction file (its format is '1', not a number)"),
+    ({"generator": "DCGAN"}, "is a damaged direction file: a direction record needs generator: dict; got str."),
+    ({"directions": torch.zeros(2, 3)}, "directions must be finite and non-zero; direction(s) [0, 1] are not."),
+], ids=["format-key-type", "generator-record-type", "all-zero"])
+def test_malformed_direction_files_are_refused(tmp_path, fields, message):
+    from steer.formats.directions import FORMAT_KEY, load_directions
+
+    torch.save({FORMAT_KEY: 1, "directions": torch.eye(3)[:2], "scores": torch.ones(2), "method": "m",
+                "generator": {}, **fields}, tmp_path / "d.pt")
+    with pytest.raises(SteerError) as refused:
+        load_directions(tmp_path / "d.pt")
+    assert message in str(refused.value)
+
+
+@pytest.fixture
+def wandb_unreachable(monkeypatch):
+    """An online W&B with a key but no server (a closed local port), giving up after 3 s."""
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "3")
+
+
+@pytest.mark.slow
+def test_wandb_online_without_a_server_stops_a_run_before_training_with_how_to_go_offline(
+        tmp_path, wandb_unreachable):
+    result = run_script("train.py", "fit", "--config", str(TINY), "--checkpoint.dirpath", "ckpt", cwd=tmp_path,
+                        timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(errors) == 1
+    assert "W&B could not start the run" in errors[0] and "WANDB_MODE=offline" in errors[0]
+    assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.slow
+def test_wandb_online_without_a_server_keeps_the_report_and_succeeds(tmp_path, wandb_unreachable):
+    generator = json.dumps({"class_path": "steer.generators.DCGAN",
+                            "init_args": {"latent_dim": 4, "resolution": 16, "width": 4}})
+    result = run_script("train.py", "discover", "sefa", "--generator", generator, "--k", "2", "--out", "r",
+                        cwd=tmp_path, timeout=120)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "W&B: no run (" in result.stderr and "the report is complete" in result.stderr
+    assert (tmp_path / "r" / "directions.json").is_file()

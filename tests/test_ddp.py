@@ -82,3 +82,13 @@ def test_a_validation_test_or_predict_set_smaller_than_the_number_of_ranks_is_re
     data.trainer = SimpleNamespace(lightning_module=module, global_rank=0, world_size=4)
     with pytest.raises(SteerError, match=rf"data.{loop}_size \(3\) must be at least the number of ranks \(4\)"):
         getattr(data, f"{loop}_dataloader")()
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank_with_the_message(tiny_config, tmp_path):
+    args = fit_args(tiny_config, tmp_path / "probe", "--trainer.devices", "2",
+                    "--model.init_args.edit", "tests.support.faulty_parts.RankOneNaNEdit")
+    result = run_script("train.py", *args, cwd=tmp_path, timeout=180)  # before: rank 0 waited for rank 1 forever
+    assert result.returncode != 0 and "Traceback" not in result.stderr.split("error: ")[-1]
+    assert "the training loss became" in result.stderr and "training stopped" in result.stderr
+    assert not (tmp_path / "ckpt" / "last.ckpt").exists()

@@ -18,6 +18,15 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint import atomic_write, describe_mismatch, load
 from steer.checkpoint_io import with_atomic_checkpoints
+from steer.cli.checks import (
+    check_batch_memory,
+    check_ckpt_path,
+    check_config_files,
+    check_optimizers,
+    check_trainer_options,
+    memory,
+    trainer_options,
+)
 from steer.config import explain_config_error
 from steer.errors import SteerError
 from steer.evaluation.test_report import SteerabilityReport
@@ -30,6 +39,7 @@ from steer.reports.wandb import (
     finish_wandb,
     label_logger,
     run_line,
+    start_runs,
     training_run,
     wandb_logger_config,
 )
@@ -109,6 +119,7 @@ class SteerCLI(LightningCLI):
     """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance."""
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        check_config_files(sys.argv[1:] if args is None else args)
         super().__init__(
             model_class=LightningModule,
             subclass_mode_model=True,
@@ -150,6 +161,7 @@ class SteerCLI(LightningCLI):
         sub = self.config[self.subcommand] if self.subcommand else self.config
         if self.subcommand in ("fit", None):
             _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
+            check_ckpt_path(sub.get("ckpt_path"), sub.get("checkpoint.dirpath"))
         model = sub.get("model")
         label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
                      self.subcommand or "fit")
@@ -163,7 +175,14 @@ class SteerCLI(LightningCLI):
                 callback.config = provenance.config
         callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance, TrainingRun(provenance.config)]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
-        return super()._instantiate_trainer(config, callbacks)
+        check_trainer_options(config)
+        with trainer_options():
+            return super()._instantiate_trainer(config, callbacks)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """The subcommand, with an allocation that cannot fit as one line."""
+        with memory(lambda: "lower --data.init_args.batch_size (or the model's size)"):
+            super()._run_subcommand(subcommand)
 
     def _parse_ckpt_path(self) -> None:
         """Read --ckpt_path through steer's safe loader: a damaged file is one clear error.
@@ -181,8 +200,12 @@ class SteerCLI(LightningCLI):
             self._resume_state = ckpt["state_dict"]
 
     def before_fit(self) -> None:
-        """A checkpoint to resume from must hold this model's weights, not another model's."""
+        """A checkpoint to resume from must hold this model's weights, not another model's; the optimizers must
+        accept their options and a batch must fit in memory."""
         self._check_checkpoint_fits()
+        start_runs(self.trainer)
+        check_optimizers(self.model)
+        check_batch_memory(self.model, getattr(self.datamodule, "batch_size", None))
 
     def before_validate(self) -> None:
         self._check_loop("validation_step", "validate", "it has no validation step")
@@ -200,6 +223,7 @@ class SteerCLI(LightningCLI):
         if not is_overridden(step, self.model, LightningModule):
             raise SteerError(f"{type(self.model).__name__} cannot {subcommand}: {why}.")
         self._check_checkpoint_fits()
+        start_runs(self.trainer)
 
     def _check_checkpoint_fits(self) -> None:
         if self._resume_state is None:

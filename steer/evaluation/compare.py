@@ -56,8 +56,13 @@ def compare(reports: dict[str, Path]) -> dict:
     """{label: summarise(metrics)}; every report must be of the same edit and α grid."""
     rows, edits = {}, {}
     for label, folder in reports.items():
-        metrics = json.loads((folder / "metrics.json").read_text())
-        rows[label], edits[label] = summarise(metrics), (metrics["edit"], metrics["alphas"])
+        try:
+            metrics = json.loads((folder / "metrics.json").read_text())
+            rows[label], edits[label] = summarise(metrics), (metrics["edit"], metrics["alphas"])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            reason = f"no {e}" if isinstance(e, KeyError) else type(e).__name__
+            raise SteerError(f"{folder}/metrics.json is not a steerability report ({reason}); give folders written by "
+                             "`steer evaluate steerability`, or rerun that report.") from None
     if len({json.dumps(e) for e in edits.values()}) > 1:
         raise SteerError("the reports measure different edits or α grids: " +
                          "; ".join(f"{k}: {e[0]}" for k, e in edits.items()) + ". Compare reports of one edit.")

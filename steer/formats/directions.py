@@ -42,11 +42,22 @@ class Directions:
     made_by: dict = field(default_factory=provenance)
 
     def __post_init__(self) -> None:
+        fields = {"directions": (self.directions, torch.Tensor), "scores": (self.scores, torch.Tensor),
+                  "method": (self.method, str), "generator": (self.generator, dict), "score_name": (self.score_name, str),
+                  "params": (self.params, dict), "made_by": (self.made_by, dict)}
+        wrong = [name for name, (value, kind) in fields.items() if not isinstance(value, kind)]
+        if wrong:
+            raise SteerError(f"a direction record needs {', '.join(f'{n}: {fields[n][1].__name__}' for n in wrong)}; "
+                             f"got {', '.join(type(fields[n][0]).__name__ for n in wrong)}.")
         if self.directions.dim() != 2 or self.scores.shape != self.directions.shape[:1]:
             raise SteerError(
                 f"directions must be (k, latent_dim) with one score each, got {tuple(self.directions.shape)} "
                 f"and scores {tuple(self.scores.shape)}."
             )
+        norms = self.directions.detach().float().norm(dim=1)
+        if not norms.isfinite().all() or (norms == 0).any():
+            raise SteerError("directions must be finite and non-zero; "
+                             f"direction(s) {(~norms.isfinite() | (norms == 0)).nonzero()[:, 0].tolist()} are not.")
         self.directions = torch.nn.functional.normalize(self.directions.detach().float().cpu(), dim=1)
         self.scores = self.scores.detach().float().cpu()
 
@@ -70,6 +81,9 @@ def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions
         raise SteerError(
             f"{path} is not a direction file; give the directions.pt written by `steer discover sefa|pca`."
         )
+    if not isinstance(obj[FORMAT_KEY], int):
+        raise SteerError(f"{path} is a damaged direction file (its format is {obj[FORMAT_KEY]!r}, not a number); "
+                         "recompute it.")
     if obj[FORMAT_KEY] != FORMAT_VERSION:
         raise SteerError(f"{path} is a direction file of format {obj[FORMAT_KEY]}; this steer reads format "
                          f"{FORMAT_VERSION}. Recompute it with this version of steer.")
@@ -77,6 +91,8 @@ def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions
         d = Directions(**{k: v for k, v in obj.items() if k != FORMAT_KEY})
     except (TypeError, AttributeError):
         raise SteerError(f"{path} is a damaged direction file (missing or wrong fields); recompute it.") from None
+    except SteerError as e:
+        raise SteerError(f"{path} is a damaged direction file: {e} Recompute it.") from None
     if latent_dim is not None and d.latent_dim != latent_dim:
         raise SteerError(
             f"{path} holds directions in a {d.latent_dim}-d latent, but the generator's latent size is {latent_dim}; "

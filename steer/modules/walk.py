@@ -127,18 +127,31 @@ class WalkModule(RecordedModule):
         every = self.finite_check_every or (1 if loss.device.type == "cpu" else 50)
         step, index = self.global_step, batch.get("index")
         if every == 1:
-            if not torch.isfinite(loss):
-                raise _nonfinite(loss.item(), step, None if index is None else int(index[0]))
+            finite = bool(torch.isfinite(loss))
+            if not self._finite_everywhere(finite):
+                value = loss.item() if not finite else "non-finite on another rank"
+                raise _nonfinite(value, step, None if index is None else int(index[0]))
             return
         if self._finite is None:
             self._finite = _FiniteRecord(step, every, None if index is None else index[0], loss.detach())
         self._finite.update(loss.detach())
 
     def _check_finite(self) -> None:
-        """Read the device-side record (one sync); raise if a loss since the last read was not finite."""
+        """Read the device-side record (one sync); raise if a loss since the last read was not finite, on this
+        rank or any other."""
         record, self._finite = self._finite, None
         if record is not None:
-            record.check()
+            if not self._finite_everywhere(bool(record.clean)):
+                record.check()
+                raise _nonfinite("non-finite on another rank", record.start_step, None)
+
+    def _finite_everywhere(self, finite: bool) -> bool:
+        """Whether the loss was finite on every rank (under DDP one collective, so every rank stops together
+        instead of the others waiting for the stopped one); on one process, ``finite``."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size == 1:
+            return finite
+        return not trainer.strategy.reduce_boolean_decision(not finite, all=False)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self._check_finite()  # never write a walk that a NaN step has spoilt

@@ -11,6 +11,7 @@ W&B run, and say where everything went.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from torch import nn
 
 from steer.formats.provenance import provenance
 from steer.reports.folder import check_out_dir, save_json, write_folder
-from steer.reports.wandb import Curve, log_folder, run_line
+from steer.reports.wandb import OFFLINE_HINT, Curve, log_folder, run_line, wandb_errors
 
 Writer = Callable[[Path], object]  # writes one file at the path it is given
 Table = tuple[list[str], list[list]]  # (columns, rows)
@@ -80,8 +81,12 @@ def publish(report: Report, out: Path, config: dict, wandb: bool = True) -> Path
         print(line)
     if wandb:
         tables = {f"{report.job_type}/table": report.table} if report.table is not None else {}
-        folder = log_folder(out, report.job_type, record["provenance"], report.media, tables, report.summary,
-                            report.curves, report.checkpoint, report.trained)
-        print(run_line(folder))
+        try:
+            folder = log_folder(out, report.job_type, record["provenance"], report.media, tables, report.summary,
+                                report.curves, report.checkpoint, report.trained)
+            print(run_line(folder))
+        except wandb_errors() as e:  # the report is written: say so and how to log it, and succeed
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"W&B: no run ({first}); the report is complete. To log it, {OFFLINE_HINT}.", file=sys.stderr)
     print(f"report: {out}")
     return out

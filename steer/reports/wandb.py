@@ -29,6 +29,8 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
 
+from steer.errors import SteerError
+
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
@@ -56,9 +58,26 @@ def default_offline() -> bool:
     return not os.environ.get("WANDB_MODE") and wandb_offline()
 
 
+INIT_TIMEOUT = "30"  # seconds an online run may take to start before steer gives up on it (WANDB_INIT_TIMEOUT)
+OFFLINE_HINT = "log offline with WANDB_MODE=offline (upload later with wandb sync)"
+
+
+def quiet_and_bounded() -> None:
+    """W&B without its banner, and an online run that starts within INIT_TIMEOUT s or fails (the user may set both)."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ.setdefault("WANDB_INIT_TIMEOUT", INIT_TIMEOUT)
+
+
+def wandb_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions W&B raises when a run cannot start or log (no network, no or a wrong API key)."""
+    import wandb
+
+    return (wandb.errors.Error,)
+
+
 def wandb_logger_config(save_dir: str = "runs", project: str = "steer") -> dict:
     """The default logger: W&B, offline when no credentials are set (``wandb sync`` uploads later)."""
-    os.environ.setdefault("WANDB_SILENT", "true")
+    quiet_and_bounded()
     return {
         "class_path": "pytorch_lightning.loggers.WandbLogger",
         "init_args": {"project": project, "save_dir": save_dir, "offline": default_offline()},
@@ -122,6 +141,17 @@ def wandb_runs(trainer: Trainer) -> list[Run]:
     if not trainer.is_global_zero:
         return []
     return [logger.experiment for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+
+
+def start_runs(trainer: Trainer) -> None:
+    """Start the trainer's W&B runs now, before any work: a run that cannot start (no network, a wrong API key)
+    is one line saying how to go offline, not a traceback mid-fit."""
+    try:
+        wandb_runs(trainer)
+    except wandb_errors() as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SteerError(f"W&B could not start the run ({first}); {OFFLINE_HINT}, or pass --trainer.logger false.") \
+            from None
 
 
 def run_folder(run: Run) -> Path | None:
@@ -228,7 +258,7 @@ def open_run(job_type: str, config: dict, name: str | None = None, group: str | 
     """A new W&B run (offline without credentials); a run still open in this process is finished first."""
     import wandb
 
-    os.environ.setdefault("WANDB_SILENT", "true")
+    quiet_and_bounded()
     # an absolute folder: a W&B service already running in this process resolves relative ones from its own cwd
     return wandb.init(project=project, job_type=job_type, dir=Path(save_dir).resolve(), config=config, name=name,
                       group=group, tags=list(tags), mode="offline" if default_offline() else None,
