@@ -117,6 +117,17 @@ def test_overwrite_refuses_a_folder_that_holds_folders(tmp_path):
     assert (out / "sub").is_dir() and (out / "metrics.json").read_text() == "{}"
 
 
+def test_overwrite_refuses_the_folder_the_command_runs_in(tmp_path, monkeypatch):
+    (tmp_path / "metrics.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SteerError) as info:
+        write_folder(Path("."), report_writers("new"), overwrite=True)
+    print(f"SteerError: {info.value}")
+    assert str(info.value) == ("--out . holds the current folder; --overwrite replaces the whole report folder, so give "
+                               "the report a folder of its own.")
+    assert (tmp_path / "metrics.json").read_text() == "{}"
+
+
 # -- fit --overwrite and --ckpt_path -------------------------------------------------------------------------
 def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
