@@ -13,6 +13,7 @@ code that locks ``out`` again (e.g. ``publish`` inside the driver's lock).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -27,8 +28,8 @@ _held: dict[Path, int] = {}  # lock file → how many times this process holds i
 
 
 def lock_path(folder: str | os.PathLike) -> Path:
-    """The lock file of ``folder``: ``.<name>.lock`` beside it."""
-    folder = Path(os.path.abspath(folder))
+    """The lock file of ``folder``: ``.<name>.lock`` beside it (symbolic links resolved: one lock per folder)."""
+    folder = Path(os.path.realpath(folder))
     return folder.parent / f".{folder.name}.lock"
 
 
@@ -41,7 +42,7 @@ def _read(path: Path) -> dict | None:
     """The holder's record, ``{}`` if unreadable (being written, damaged), None if there is no lock."""
     try:
         text = path.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError:
         return {}
@@ -128,14 +129,15 @@ class FolderLock:
         raise SteerError(f"cannot take the lock {self.path}: other processes keep taking it; try again.")
 
     def _create(self) -> bool:
-        try:
+        with contextlib.suppress(OSError):  # a parent that cannot be made fails at the open, with its reason
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return False
         except OSError as e:
-            raise SteerError(f"cannot lock {self.what}: {e.strerror or e} ({self.path}). Choose a writable folder.") \
-                from None
+            raise SteerError(f"cannot write {self.what}: {e.strerror or e} (its lock {self.path}). "
+                             "Choose a writable folder.") from None
         with os.fdopen(fd, "w") as f:
             json.dump(_record(), f)
         return True

@@ -41,6 +41,18 @@ def check_out_dir(out: Path, overwrite: bool, files: Sequence[str], option: str 
 
     ``option``: the command-line option that names the folder, for the messages.
     """
+    _check_place(out, option)
+    existing = [f for f in files if (out / f).exists()]
+    if existing and not overwrite:
+        raise SteerError(
+            f"{out} already holds a report ({', '.join(existing)}); choose another {option} or pass --overwrite."
+        )
+    if existing:
+        _check_replaceable(out, option)
+
+
+def _check_place(out: Path, option: str) -> None:
+    """Refuse a report folder that is a file, lies below a file, or cannot be written."""
     if out.exists() and not out.is_dir():
         raise SteerError(f"{option} {out} is a file; give a folder for the report.")
     parent = next((p for p in out.parents if p.exists()), None)
@@ -51,13 +63,6 @@ def check_out_dir(out: Path, overwrite: bool, files: Sequence[str], option: str 
     if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
         where = f"{option} {out}" if nearest == out else f"{option} {out} cannot be created: {nearest}"
         raise SteerError(f"{where} is not writable. Choose a writable folder for the report.")
-    existing = [f for f in files if (out / f).exists()]
-    if existing and not overwrite:
-        raise SteerError(
-            f"{out} already holds a report ({', '.join(existing)}); choose another {option} or pass --overwrite."
-        )
-    if existing:
-        _check_replaceable(out, option)
 
 
 def _check_replaceable(out: Path, option: str) -> None:
@@ -74,6 +79,7 @@ def _check_replaceable(out: Path, option: str) -> None:
 def claim(out: Path, option: str = "--out") -> FolderLock:
     """The lock of report folder ``out`` (``option`` names it in messages), taken; what killed writers left
     beside it is tidied. Release it with ``.release()``."""
+    _check_place(out, option)
     lock = FolderLock(out, f"{option} {out}").acquire()
     try:
         _recover(out)
