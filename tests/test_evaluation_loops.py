@@ -64,10 +64,12 @@ def test_test_refuses_an_existing_report_unless_overwrite(run, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "already holds a report" in result.stderr and "--report.out" in result.stderr
     assert (tmp_path / "report" / "metrics.json").read_text() == "{}"
+    (tmp_path / "report" / "attributes.png").write_text("an older report's figure")
     result = on_run(run, "test", "--data.init_args.test_size", "2", "--report.out", str(tmp_path / "report"),
                     "--overwrite", "true")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "report" / "metrics.json").read_text())["n_latents"] == 2
+    assert not (tmp_path / "report" / "attributes.png").exists()  # the report is replaced whole
 
 
 def test_predict_writes_one_strip_per_latent_walk_above_target(run):

@@ -35,6 +35,9 @@ def test_a_new_run_refuses_to_overwrite_another_runs_checkpoints(tiny_config, tm
     assert result.returncode == 2 and "already holds checkpoints" in result.stderr and "--overwrite" in result.stderr
     assert (tmp_path / "ckpt" / "last.ckpt").read_bytes() == b"precious"
     assert run_script("train.py", *args, "--overwrite", "true", cwd=tmp_path).returncode == 0
+    # replaced, not written beside: no last-v1.ckpt, the old run's files are gone
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["best.ckpt", "config.yaml", "last.ckpt"]
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["global_step"] == 4
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
 from steer.formats.record import read_record
 from steer.generators.base import Generator
+from steer.reports.folder import claim
 from steer.reports.report import check_report_folder, publish
 
 LIGHTNING = {"fit": "Train a model (walk, GAN, VAE, g_θ) from a config.",
@@ -102,13 +103,14 @@ def run(argv: list[str]) -> Any:
         print(f"wrote: {written}")
         return written
     out = Path(built["out"])
-    check_report_folder(out, built["overwrite"])
-    if "device" in inspect.signature(fn).parameters:
-        kwargs["device"] = resolve_device(built["device"])
-    report = fn(**kwargs)
-    if kwargs.get("checkpoint") and report.checkpoint is None:  # the run measured: links the W&B runs
-        report.checkpoint, report.trained = kwargs["checkpoint"], read_record(Path(kwargs["checkpoint"]))[1]
-    return publish(report, out, resolved, built["wandb"])
+    with claim(out):  # one writer per report folder, from the check to the last file
+        check_report_folder(out, built["overwrite"])
+        if "device" in inspect.signature(fn).parameters:
+            kwargs["device"] = resolve_device(built["device"])
+        report = fn(**kwargs)
+        if kwargs.get("checkpoint") and report.checkpoint is None:  # the run measured: links the W&B runs
+            report.checkpoint, report.trained = kwargs["checkpoint"], read_record(Path(kwargs["checkpoint"]))[1]
+        return publish(report, out, resolved, built["wandb"])
 
 
 def main(argv: list[str] | None = None) -> None:

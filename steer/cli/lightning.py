@@ -14,6 +14,7 @@ from pytorch_lightning import Callback, LightningDataModule, LightningModule, Tr
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.model_helpers import is_overridden
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint import atomic_write, describe_mismatch, load
@@ -27,12 +28,14 @@ from steer.cli.checks import (
     memory,
     trainer_options,
 )
+from steer.cli.run_folder import RunFolder, refuse_overwrite
 from steer.config import explain_config_error
 from steer.errors import SteerError
 from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
 from steer.formats.provenance import frozen, provenance
 from steer.formats.record import RECORD_KEY
+from steer.locks import refuse_if_held
 from steer.reports.wandb import (
     RUN_KEY,
     TrainingRun,
@@ -93,18 +96,6 @@ class Provenance(Callback):
         checkpoint[RECORD_KEY] = {**self.record, **({RUN_KEY: run} if run else {})}
 
 
-def _refuse_overwrite(dirpath: str | None, ckpt_path: str | None, overwrite: bool) -> None:
-    """A new run must not write over another run's checkpoints."""
-    if not dirpath or ckpt_path or overwrite:
-        return
-    existing = sorted(Path(dirpath).glob("*.ckpt")) if Path(dirpath).is_dir() else []
-    if existing:
-        raise SteerError(
-            f"{dirpath} already holds checkpoints of another run ({existing[0].name}, …). Resume it with "
-            "--ckpt_path last, choose another --checkpoint.dirpath, or pass --overwrite to replace them."
-        )
-
-
 class ConciseParser(LightningArgumentParser):
     """Prints one short error line (no page of usage) and exits with code 2."""
 
@@ -140,9 +131,11 @@ class SteerCLI(LightningCLI):
             "checkpoint.filename": "best",
             "checkpoint.monitor": "val/loss",
             "checkpoint.mode": "min",
+            "checkpoint.enable_version_counter": False,  # never last-v1.ckpt: --overwrite replaces the old run
         })
         parser.add_argument("--overwrite", type=bool, default=False,
-                            help="fit: let a new run replace the checkpoints in --checkpoint.dirpath; test, predict: "
+                            help="fit: let a new run replace the run in --checkpoint.dirpath (its files are removed once the new "
+                                 "run has written its first checkpoint); test, predict: "
                                  "replace the report or strips already in their folder.")
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
@@ -156,12 +149,16 @@ class SteerCLI(LightningCLI):
         return parser
 
     def before_instantiate_classes(self) -> None:
-        """fit must not write over another run; validate, test and predict write no checkpoints. W&B runs are
-        named, grouped and tagged after the model's generator, edit and walk unless the user set them."""
+        """fit must not write over another run, nor into a folder another fit is writing (checked again under the
+        folder's lock by RunFolder); validate, test and predict write no checkpoints. W&B runs are named, grouped
+        and tagged after the model's generator, edit and walk unless the user set them."""
         sub = self.config[self.subcommand] if self.subcommand else self.config
+        dirpath = sub.get("checkpoint.dirpath")
         if self.subcommand in ("fit", None):
-            _refuse_overwrite(sub.get("checkpoint.dirpath"), sub.get("ckpt_path"), sub.get("overwrite", False))
-            check_ckpt_path(sub.get("ckpt_path"), sub.get("checkpoint.dirpath"))
+            check_ckpt_path(sub.get("ckpt_path"), dirpath)
+        if self.subcommand in ("fit", None) and dirpath and rank_zero_only.rank == 0:
+            refuse_if_held(dirpath, f"--checkpoint.dirpath {dirpath}")
+            refuse_overwrite(dirpath, sub.get("ckpt_path"), sub.get("overwrite", False))
         model = sub.get("model")
         label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
                      self.subcommand or "fit")
@@ -173,7 +170,9 @@ class SteerCLI(LightningCLI):
         for callback in callbacks:
             if isinstance(callback, SteerabilityReport):
                 callback.config = provenance.config
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), provenance, TrainingRun(provenance.config)]
+        run_folder = [RunFolder(sub.get("ckpt_path"), sub.get("overwrite", False))] if self.subcommand == "fit" else []
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), *run_folder, provenance,
+                                 TrainingRun(provenance.config)]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         check_trainer_options(config)
         with trainer_options():

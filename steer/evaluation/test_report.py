@@ -5,21 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 
 from steer.evaluation.report import steerability_report
 from steer.evaluation.steerability import Steerability
-from steer.reports.folder import beside_checkpoint
+from steer.reports.folder import LockedFolder, beside_checkpoint
 from steer.reports.report import check_report_folder, publish
 
 
-class SteerabilityReport(Callback):
+class SteerabilityReport(LockedFolder):
     """Writes metrics.json, curves.png, walk_grid.png and walk.gif of the test run into ``out`` (rank zero).
 
     The numbers are the module's synced steerability metric (``steerability_values``,
     computed on every rank at the end of the test epoch); the pictures are
     the first latents of rank zero's first batch. ``config``: the resolved config of
-    the test command, for the report's provenance (SteerCLI sets it).
+    the test command, for the report's provenance (SteerCLI sets it). Rank zero holds the folder's lock
+    from the start of the test loop until the report is written.
 
     Args:
         out: report folder; default: ``report`` beside the tested checkpoint (--ckpt_path).
@@ -35,6 +36,7 @@ class SteerabilityReport(Callback):
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.out = self.out or beside_checkpoint(trainer, "report")
+        self.hold(trainer, self.out, "--report.out")
         check_report_folder(self.out, self.overwrite, "--report.out")  # before the slow part; only reads
 
     def on_test_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any,
@@ -52,3 +54,4 @@ class SteerabilityReport(Callback):
         report = steerability_report(result)
         report.generator = pl_module.generator
         publish(report, self.out, self.config, wandb=False)  # the test metrics go to the run's own logger
+        self.let_go()

@@ -11,16 +11,17 @@ from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from steer.media import grid, save_png
-from steer.reports.folder import beside_checkpoint, check_out_dir
+from steer.reports.folder import LockedFolder, beside_checkpoint, check_out_dir
 
 # Each batch carries its latents' own indices ("index"); Lightning's sampler-based batch indices are not needed.
 warnings.filterwarnings("ignore", message="Couldn't infer the batch indices fetched from your dataloader")
 
 
-class WalkStrips(BasePredictionWriter):
+class WalkStrips(BasePredictionWriter, LockedFolder):
     """Writes ``latent_<index>.png`` per predicted latent: the walk across the test α above the masked edit targets.
 
-    Each rank writes the strips of its own latents as its batches finish.
+    Each rank writes the strips of its own latents as its batches finish; rank zero holds the folder's lock
+    until the predict loop ends.
 
     Args:
         out: folder of the strips; default: ``predictions`` beside the checkpoint (--ckpt_path).
@@ -34,6 +35,7 @@ class WalkStrips(BasePredictionWriter):
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.out = self.out or beside_checkpoint(trainer, "predictions")
+        self.hold(trainer, self.out, "--predictions.out")
         check_out_dir(self.out, self.overwrite, sorted(p.name for p in self.out.glob("latent_*.png")), "--predictions.out")
         self.out.mkdir(parents=True, exist_ok=True)
 

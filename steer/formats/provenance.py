@@ -45,3 +45,12 @@ def provenance(config: dict | None = None, generator: nn.Module | None = None,
     if generator is not None:
         record["generator"] = {"spec": spec or generator_spec(generator), "weights_sha256": weights_sha256(generator)}
     return record
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes (e.g. the checkpoint a report measured)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

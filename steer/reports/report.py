@@ -18,7 +18,7 @@ from pathlib import Path
 
 from torch import nn
 
-from steer.formats.provenance import provenance
+from steer.formats.provenance import file_sha256, provenance
 from steer.reports.folder import check_out_dir, save_json, write_folder
 from steer.reports.wandb import OFFLINE_HINT, Curve, log_folder, run_line, wandb_errors
 
@@ -72,8 +72,11 @@ def format_table(table: Table) -> str:
 
 def publish(report: Report, out: Path, config: dict, wandb: bool = True) -> Path:
     """Write ``report`` into ``out`` (all files or none; ``check_report_folder`` ran before), print it, log it to
-    W&B; returns ``out``. ``config``: the resolved options of the command that made it (for the provenance)."""
+    W&B; returns ``out``. ``config``: the resolved options of the command that made it (for the provenance, with the
+    measured checkpoint's path and sha256)."""
     record = {**report.record, "provenance": provenance(config, report.generator)}
+    if report.checkpoint is not None:  # which file was measured, byte for byte
+        record["provenance"]["checkpoint"] = {"path": str(report.checkpoint), "sha256": file_sha256(report.checkpoint)}
     write_folder(out, {**report.files, report.name: lambda path: save_json(record, path)}, overwrite=True)
     if report.table is not None:
         print(format_table(report.table))
