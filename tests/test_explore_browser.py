@@ -169,6 +169,21 @@ def test_exports_write_the_path_and_a_config_that_reopens_the_page(page, files: 
     assert (files["root"] / "explore.png").stat().st_size > 0
 
 
+def test_a_file_added_on_the_page_that_does_not_fit_says_why_there_and_on_stdout(page, server: dict,
+                                                                               files: dict[str, Path]) -> None:
+    wrong = files["root"] / "wrong.pt"
+    save_directions(wrong, Directions(torch.eye(2, 5), torch.ones(2), "random", {"class_path": "steer.generators.DCGAN"}))
+    page.get_by_text("add a walk checkpoint or direction file").click()
+    page.locator("#add-path input, #add-path textarea").first.fill(str(wrong))
+    page.locator("#add").click()
+    line = f"error: {wrong} holds directions in a 5-d latent, but the generator's latent size is 8"
+    page.locator("#status").get_by_text(line).wait_for(timeout=30_000)
+    assert line in server["log"].read_text()
+    page.locator("#add-path input, #add-path textarea").first.fill(str(files["directions"]))
+    page.locator("#add").click()
+    page.locator("#status").get_by_text("added").wait_for(timeout=30_000)
+
+
 def test_neither_the_server_nor_the_page_calls_the_network(page, server: dict) -> None:
     page.reload()
     page.locator("#walked img").wait_for(timeout=60_000)
