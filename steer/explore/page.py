@@ -14,7 +14,7 @@ from torch import Tensor
 from steer import media
 from steer.errors import SteerError
 from steer.explore import exports
-from steer.explore.session import Explorer, State
+from steer.explore.session import Explorer, State, View
 from steer.explore.sources import MAX_SLIDERS, Source
 
 #: Shown size of the images (they keep their pixels: no smoothing).
@@ -42,6 +42,13 @@ def picture(image: Tensor) -> Image.Image:
     return media.pil(image)
 
 
+def pictures(view: View, strip: bool = True) -> tuple[Image.Image, Image.Image | None, str, Image.Image | None]:
+    """What the page shows of a view: the walked image, the edit target (or None), the caption, the strip (None
+    unless ``strip``: the page keeps the one it shows when it has not changed)."""
+    target = picture(view.target) if view.target is not None else None
+    return picture(view.walked), target, view.caption, picture(media.grid([view.strip])) if strip else None
+
+
 def slider(source: Source | None, index: int, values: tuple[float, ...] = ()) -> gr.Slider:
     """Slider ``index`` of ``source`` (at ``values[index]``, default the identity), or a hidden one."""
     if source is None or index >= len(source.sliders):
@@ -60,6 +67,7 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
     trunc_value = start.truncation if start.truncation is not None else g.truncation
     current = explorer.sources.get(start.source) if start.source else None
     written: list[str] = []
+    strips: list[Tensor | None] = [None]  # the strip on the page (one page at a time: a local tool)
 
     with gr.Blocks(title="steer explore") as demo:
         gr.Markdown(f"### steer explore · {type(g).__name__}: {g.latent_dim}-d latent, {g.resolution} px"
@@ -107,14 +115,16 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
             return State(int(seed_), int(class_) if classes is not None else None,
                          float(trunc_) if trunc_value is not None else None, source_, tuple(values[:count]), moved_)
 
-        def render(*args: Any) -> tuple:
+        def render(*args: Any, fresh: bool = False) -> tuple:
             try:
                 view = explorer.view(state_of(*args))
             except (SteerError, TypeError, ValueError) as e:  # TypeError/ValueError: a box being typed into
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), _error(e)
-            has_target = view.target is not None
-            return (picture(view.walked), gr.Image(picture(view.target) if has_target else None, visible=has_target),
-                    view.caption, picture(media.grid([view.strip])), "")
+            new_strip = fresh or view.strip is not strips[-1]
+            walked_, target_, caption_, strip_ = pictures(view, new_strip)
+            strips[-1] = view.strip
+            return (walked_, gr.Image(target_, visible=target_ is not None), caption_,
+                    strip_ if new_strip else gr.skip(), "")
 
         def slide(index: int, *args: Any) -> tuple:
             args = (*args[:4], index, *args[5:])
@@ -151,7 +161,7 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
             return list(written), f"wrote {target_path}"
 
         events = dict(show_progress="hidden", trigger_mode="always_last")
-        demo.load(render, inputs, shown)
+        demo.load(partial(render, fresh=True), inputs, shown)
         seed.change(render, inputs, shown, **events)
         klass.change(render, inputs, shown, **events)
         trunc.input(render, inputs, shown, **events)
