@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
     current = explorer.sources.get(start.source) if start.source else None
     written: list[str] = []
     strips: list[Tensor | None] = [None]  # the strip on the page (one page at a time: a local tool)
+    lock = threading.Lock()  # slider events skip gradio's queue: one view at a time through the caches
 
     with gr.Blocks(title="steer explore") as demo:
         gr.Markdown(f"### steer explore · {type(g).__name__}: {g.latent_dim}-d latent, {g.resolution} px"
@@ -117,7 +119,8 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
 
         def render(*args: Any, fresh: bool = False) -> tuple:
             try:
-                view = explorer.view(state_of(*args))
+                with lock:
+                    view = explorer.view(state_of(*args))
             except (SteerError, TypeError, ValueError) as e:  # TypeError/ValueError: a box being typed into
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), _error(e)
             new_strip = fresh or view.strip is not strips[-1]
@@ -160,7 +163,7 @@ def page(explorer: Explorer, start: State, options: dict, out: Path) -> gr.Block
             print(f"wrote: {target_path}", flush=True)
             return list(written), f"wrote {target_path}"
 
-        events = dict(show_progress="hidden", trigger_mode="always_last")
+        events = dict(show_progress="hidden", trigger_mode="always_last", queue=False)  # no queue: a direct request
         demo.load(partial(render, fresh=True), inputs, shown)
         seed.change(render, inputs, shown, **events)
         klass.change(render, inputs, shown, **events)
