@@ -5,14 +5,21 @@ STEER  := $(VENV)/bin/steer
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: demo test test-fast lint joint-shift
+.PHONY: demo test test-fast lint joint-shift chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install torch==2.14.1 torchvision==0.29.1
 	$(VENV)/bin/pip install -e '.[dev]'
+	$(MAKE) chromium
 	touch $(STAMP)
+
+# The browser test of `steer explore` drives Debian's chromium (playwright's own download cannot be reached here);
+# installed with apt-get where there is one and chromium is missing.
+chromium:
+	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
 # The main job: a linear zoom walk on the pretrained DigiFace DCGAN, then its
 # steerability report. Replaces the previous demo's runs/demo and reports/demo.

@@ -31,6 +31,8 @@ from steer.walks import DirectionWalk, Walk
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 #: Latents drawn to measure that standard deviation.
 SIGMA_SAMPLES = 1024
+#: The random stream of the latents drawn for a seed: ``images(n=N, seed=s)`` draws the first N of it.
+LATENT_STREAM = "notebook"
 
 Alphas = Tensor | Sequence[float] | Sequence[Sequence[float]]
 
@@ -97,7 +99,7 @@ class Steerable:
     def _latents(self, z: Tensor | None, n: int | None, classes: int | Sequence[int] | Tensor | None,
                  seed: int) -> tuple[Tensor, Tensor | None]:
         device = next(self.generator.parameters(), torch.empty(0)).device
-        g = rng("notebook", seed)
+        g = rng(LATENT_STREAM, seed)
         if z is None:
             z, y = self.generator.sample(4 if n is None else n, g)
         elif z.dim() != 2 or z.shape[1] != self.generator.latent_dim:
@@ -137,6 +139,12 @@ def _from_directions(path: str, direction: int) -> Steerable:
     spec = load_directions(path).generator
     generator = load_generator(spec.get("checkpoint"), None if "checkpoint" in spec else spec)
     walk = DirectionWalk(generator.latent_dim, 1, generator.num_classes, path=path, index=direction).eval()
-    z, _ = generator.sample(SIGMA_SAMPLES, rng("notebook-sigma"))
-    walk.scale = float((z.float() @ walk.directions[0]).std())
+    walk.scale = float(direction_sigmas(generator, walk.directions)[0])
     return Steerable(generator, walk, None, torch.tensor(SIGMAS)[:, None], path)
+
+
+def direction_sigmas(generator: Generator, directions: Tensor) -> Tensor:
+    """The standard deviation (k,) of the generator's latents along each unit direction (k, latent_dim): what
+    one unit of α (1σ) moves along a direction file's direction."""
+    z, _ = generator.sample(SIGMA_SAMPLES, rng("notebook-sigma"))
+    return (z.float() @ directions.T.to(z.dtype)).std(0)

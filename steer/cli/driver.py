@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from steer.cli.lightning import ConciseParser, SteerCLI, user_errors
 from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
+from steer.explore import explore
 from steer.formats.record import read_record
 from steer.generators.base import Generator
 from steer.reports.folder import claim
@@ -33,6 +34,9 @@ LIGHTNING = {"fit": "Train a model (walk, GAN, VAE, g_θ) from a config.",
              "validate": "Run a trained model's validation loop.",
              "test": "Run the steerability evaluation of a trained walk as a Lightning test loop.",
              "predict": "Write walked images of a trained walk."}
+
+#: Commands without a group (`steer NAME …`): typed functions like the registered ones, and --config FILE.
+TOP_LEVEL = {"explore": explore}
 
 REPORT_OPTIONS = {
     "out": (str, None, "the report folder; refused if it already holds files, unless --overwrite."),
@@ -59,6 +63,10 @@ def build_parser() -> ArgumentParser:
     """The parser of every registered command, two levels deep (``steer GROUP COMMAND``)."""
     parser = ConciseParser(prog="steer", description=overview())
     groups = parser.add_subcommands(required=True, dest="group")
+    for name, fn in TOP_LEVEL.items():
+        top = command_parser(fn, reports=False)
+        top.add_argument("--config", action=ActionConfigFile, help="a JSON or YAML file of these options.")
+        groups.add_subcommand(name, top, help=(inspect.getdoc(fn) or "").splitlines()[0])
     for name, group in GROUPS.items():
         groups.add_subcommand(name, ConciseParser(description=group.help), help=group.help)
     for name, group in GROUPS.items():
@@ -72,6 +80,7 @@ def build_parser() -> ArgumentParser:
 def overview() -> str:
     lines = ["Steer the latent space of generative models.", "", "commands:"]
     lines += [f"  steer {name:<30} {text}" for name, text in LIGHTNING.items()]
+    lines += [f"  steer {name:<30} {(inspect.getdoc(fn) or '').splitlines()[0]}" for name, fn in TOP_LEVEL.items()]
     for name, group in GROUPS.items():
         for command, fn in group.commands.items():
             lines.append(f"  steer {name + ' ' + command:<30} {(inspect.getdoc(fn) or '').splitlines()[0]}")
@@ -88,19 +97,24 @@ def generator_options(fn: Any) -> list[str]:
 def run(argv: list[str]) -> Any:
     """Parse ``argv`` (without the program name), run the command, publish its report; returns the result."""
     config = build_parser().parse_args(argv)
-    group, command = config.group, config[config.group].command
-    fn, reports = GROUPS[group].commands[command], GROUPS[group].reports
-    options: Namespace = config[group][command]
+    group = config.group
+    if group in TOP_LEVEL:
+        command, fn, reports, options = None, TOP_LEVEL[group], False, config[group].clone()
+        del options["config"]
+    else:
+        command = config[group].command
+        fn, reports, options = GROUPS[group].commands[command], GROUPS[group].reports, config[group][command]
     parser = command_parser(fn, reports)
     dumped = parser.dump(options, skip_check=True, skip_none=False)
-    resolved = {"command": f"{group} {command}", **yaml.safe_load(dumped)}
+    resolved = {"command": " ".join(filter(None, (group, command))), **yaml.safe_load(dumped)}
     specs = {name: options[name].as_dict() if isinstance(options[name], Namespace) else options[name]
              for name in generator_options(fn)}
     built = vars(parser.instantiate(options))
     kwargs = {**{k: v for k, v in built.items() if not reports or k not in REPORT_OPTIONS}, **specs}
     if not reports:
         written = fn(**kwargs)
-        print(f"wrote: {written}")
+        if written is not None:
+            print(f"wrote: {written}")
         return written
     out = Path(built["out"])
     with claim(out):  # one writer per report folder, from the check to the last file
