@@ -18,7 +18,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from steer.callbacks import FinalCheckpoint, Throughput
 from steer.checkpoint import atomic_write, describe_mismatch, load
 from steer.checkpoint_io import with_atomic_checkpoints
-from steer.config import explain_config_error
+from steer.config import explain_config_error, trust_named_in, trusting
 from steer.errors import SteerError
 from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
@@ -106,9 +106,17 @@ class ConciseParser(LightningArgumentParser):
 
 
 class SteerCLI(LightningCLI):
-    """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance."""
+    """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance.
+
+    The modules the user's command line and config name are trusted while it builds and runs: a checkpoint they
+    load (a TrainedGenerator's, --ckpt_path) may name them too, and nothing else outside steer's trusted list.
+    """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        with trusting():
+            self._init(args, run)
+
+    def _init(self, args: list[str] | None, run: bool) -> None:
         super().__init__(
             model_class=LightningModule,
             subclass_mode_model=True,
@@ -121,6 +129,10 @@ class SteerCLI(LightningCLI):
             args=args,
             run=run,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        trust_named_in(self.config.as_dict())
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
