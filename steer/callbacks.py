@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 
 class Throughput(Callback):
@@ -61,11 +66,60 @@ class FinalCheckpoint(Callback):
     """
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        ckpt = trainer.checkpoint_callback
-        if not isinstance(ckpt, ModelCheckpoint) or not ckpt.dirpath or not ckpt.save_last:
-            return
-        if ckpt._last_global_step_saved == trainer.global_step:
-            return
-        path = str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
+        save_last(trainer)
+
+
+def save_last(trainer: Trainer) -> str | None:
+    """Save the run's last.ckpt now, unless its ModelCheckpoint saved this step already; the path of last.ckpt, or
+    None for a run that keeps no last.ckpt."""
+    ckpt = trainer.checkpoint_callback
+    if not isinstance(ckpt, ModelCheckpoint) or not ckpt.dirpath or not ckpt.save_last:
+        return None
+    path = str(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
+    if ckpt._last_global_step_saved != trainer.global_step or not Path(path).is_file():
         trainer.save_checkpoint(path, weights_only=ckpt.save_weights_only)
         ckpt.last_model_path = path
+    return path
+
+
+class SignalCheckpoint(Callback):
+    """SIGTERM (what schedulers send before they end a job) and SIGINT (Ctrl+C) stop training after the current step
+    with a resumable last.ckpt.
+
+    Lightning stops after the step on SIGTERM (raising ``SIGTERMException``); SIGINT is made to do the same, and
+    a second Ctrl+C interrupts at once. ``signum`` is the signal that stopped the run, ``saved`` the checkpoint
+    written (the command line exits with 128 + signum).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.saved: str | None = None
+        self._previous: signal.Handlers | None = None
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not \
+                signal.SIG_IGN:
+            self._previous = signal.signal(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self._restore()
+        stop_after_step = signal.getsignal(signal.SIGTERM)
+        if not callable(stop_after_step):  # Lightning's handler is not in place: interrupt as Python does
+            raise KeyboardInterrupt
+        self.signum = signum
+        stop_after_step(signal.SIGTERM, frame)
+
+    def _restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._restore()
+        if isinstance(exception, SIGTERMException):
+            self.signum = self.signum or signal.SIGTERM
+            if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
+                self.saved = save_last(trainer)
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._restore()

@@ -21,6 +21,21 @@ from torch import Tensor, nn
 from steer.errors import SteerError
 
 PathLike = str | os.PathLike
+TEMPORARY_SUFFIX = ".tmp"  # atomic_write writes PATH to PARENT/.NAME.<random>.tmp, then renames it
+
+
+def leftover_temporaries(folder: PathLike, name: str = "?*") -> list[Path]:
+    """The temporary files :func:`atomic_write` left in ``folder`` (of files named ``name``; default: any), as a
+    killed writer leaves them."""
+    return sorted(Path(folder).glob(f".{name}.*{TEMPORARY_SUFFIX}")) if Path(folder).is_dir() else []
+
+
+def remove_leftovers(folder: PathLike) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder``; the ones removed."""
+    found = leftover_temporaries(folder)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
@@ -33,7 +48,7 @@ def atomic_write(path: PathLike, write: Callable[[io.BufferedWriter], None]) -> 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     except OSError as e:
         raise SteerError(f"cannot write {path}: {e.strerror or e}. Choose a writable folder.") from None
     try:

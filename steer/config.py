@@ -1,20 +1,140 @@
-"""Building parts from config sections (class_path + init_args) and saying in one line what was wrong with one."""
+"""Building parts from config sections (class_path + init_args) and saying in one line what was wrong with one.
+
+Also the trust rule: a config section read from a file (a checkpoint's record, a direction file's generator
+record) may name only classes of steer and of the libraries it trusts by default (:data:`TRUSTED_BY_DEFAULT`),
+or of modules the user names too: in their own command line or config (the `steer` command trusts those),
+in the environment variable ``STEER_TRUST`` (comma-separated modules), or with :func:`trusting` (what
+``steer.load(path, trust=[...])`` uses). The check runs before anything is imported, so an untrusted module's
+code never runs, and nothing a file names is imported from the current folder unless the user trusts it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import inspect
+import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from jsonargparse import ArgumentParser
 
 from steer.errors import SteerError
 
+#: Modules whose classes a file may name without the user naming them: steer's own, torch's optimisers and LR
+#: schedulers, and Lightning's callbacks, loggers, plugins, strategies, profilers and accelerators.
+TRUSTED_BY_DEFAULT = ("steer", "torch.optim", "pytorch_lightning.cli.ReduceLROnPlateau", *(
+    f"{package}.{part}" for package in ("pytorch_lightning", "lightning.pytorch")
+    for part in ("callbacks", "loggers", "plugins", "strategies", "profilers", "accelerators")))
+#: The environment variable that lists further trusted modules, comma-separated.
+TRUST_VARIABLE = "STEER_TRUST"
+_user_trusted: ContextVar[frozenset[str]] = ContextVar("steer_user_trusted", default=frozenset())
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
-def build(spec: dict, base: type, what: str, example: str = "") -> Any:
-    """An instance of a ``base`` subclass from its class_path + init_args (as in a config section)."""
+
+def import_paths(spec: Any) -> list[str]:
+    """The import paths a config section names: every dotted ``class_path``, and every other dotted string whose
+    first part is an importable module (jsonargparse imports those for class, type and callable options)."""
+    if isinstance(spec, dict):
+        return [path for key, value in spec.items()
+                for path in ([value] if key == "class_path" and isinstance(value, str) and _DOTTED.fullmatch(value)
+                             else import_paths(value))]
+    if isinstance(spec, (list, tuple)):
+        return [path for value in spec for path in import_paths(value)]
+    if (isinstance(spec, str) and _DOTTED.fullmatch(spec) and _importable(spec.split(".")[0])
+            and not Path(spec).exists()):  # a file named like a module (e.g. torch.pt) is a file
+        return [spec]
+    return []
+
+
+def module_of(path: str) -> str:
+    """The module part of an import path (``pkg.models.G`` → ``pkg.models``)."""
+    return path.rpartition(".")[0] or path
+
+
+@contextlib.contextmanager
+def trusting(modules: Iterable[str] = ()) -> Iterator[None]:
+    """Within the block, a file may also name classes of ``modules`` (and whatever :func:`trust` adds)."""
+    token = _user_trusted.set(_user_trusted.get() | frozenset(modules))
+    try:
+        yield
+    finally:
+        _user_trusted.reset(token)
+
+
+def trust(modules: Iterable[str]) -> None:
+    """Trust ``modules`` too, until the enclosing :func:`trusting` block ends (the user named them)."""
+    _user_trusted.set(_user_trusted.get() | frozenset(modules))
+
+
+def trust_named_in(config: Any) -> None:
+    """Trust the modules of every class the user's own ``config`` names (their command line or config file)."""
+    trust(module_of(path) for path in import_paths(config))
+
+
+def _covered(path: str, entries: Iterable[str]) -> bool:
+    return any(path == entry or path.startswith(f"{entry}.") for entry in entries if entry)
+
+
+def _user_entries() -> set[str]:
+    return set(_user_trusted.get()) | {e.strip() for e in os.environ.get(TRUST_VARIABLE, "").split(",")}
+
+
+def _spec_of(top: str) -> Any:
+    """Where the top-level module ``top`` would be imported from, found without running it (None: nowhere)."""
+    try:
+        return importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+
+
+def _importable(top: str) -> bool:
+    return top in sys.modules or _spec_of(top) is not None
+
+
+def _in_current_folder(top: str) -> bool:
+    """True when importing ``top`` now would load it from the current folder (a file there shadows it)."""
+    spec = None if top in sys.modules else _spec_of(top)
+    if spec is None:
+        return False
+    folders = spec.submodule_search_locations or ([spec.origin] if spec.origin else [])
+    return any(Path(folder).parent.resolve() == Path.cwd().resolve() for folder in folders)
+
+
+def check_trusted(spec: Any, recorded_in: str) -> None:
+    """Refuse, before anything is imported, a config section read from the file ``recorded_in`` that names a
+    class the user did not trust (see the module docstring)."""
+    user = _user_entries()
+    for path in import_paths(spec):
+        if _covered(path, user):
+            continue
+        module, top = module_of(path), path.split(".")[0]
+        if not _covered(path, TRUSTED_BY_DEFAULT):
+            why = "which is neither steer's nor of a library steer trusts; steer does not import a module because a " \
+                  "file names it"
+        elif _in_current_folder(top):
+            why = f"whose package {top} would be imported from the current folder, where steer never looks for a " \
+                  "file's names (run from another folder)"
+        else:
+            continue
+        raise SteerError(f"{recorded_in} names {path}, {why}. If you trust {module}, name it: set "
+                         f"{TRUST_VARIABLE}={module} (comma-separated for more), or pass trust=[{module!r}] to "
+                         "steer.load, and run again.")
+
+
+def build(spec: dict, base: type, what: str, example: str = "", recorded_in: str | None = None) -> Any:
+    """An instance of a ``base`` subclass from its class_path + init_args (as in a config section).
+
+    ``recorded_in``: the file the section was read from; its class paths must then be trusted
+    (:func:`check_trusted`), which is checked before anything is imported.
+    """
+    if recorded_in is not None:
+        check_trusted(spec, recorded_in)
     parser = ArgumentParser(exit_on_error=False)
     parser.add_subclass_arguments(base, "part", fail_untyped=False)
     try:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from steer import checkpoint, media
+from steer.config import trusting
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
@@ -23,7 +24,7 @@ from steer.formats.directions import load_directions
 from steer.formats.record import RECORD_KEY
 from steer.generators.base import Generator
 from steer.objective import moved_image
-from steer.restore import generator_of, load_generator, load_module
+from steer.restore import generator_of, load_module, recorded_generator
 from steer.seeding import rng
 from steer.walks import DirectionWalk, Walk
 
@@ -115,13 +116,21 @@ class Steerable:
         return z.to(device), None if y is None else y.to(device)
 
 
-def load(path: str | Path, direction: int = 0) -> Steerable:
+def load(path: str | Path, direction: int = 0, trust: Sequence[str] = ()) -> Steerable:
     """The generator, walk and edit in ``path``: a steer checkpoint (walk run, joint run; a GAN or β-VAE run
     gives the generator alone) or a direction file, whose ``direction``-th direction becomes the walk.
 
     Nothing in the file decides what code runs: checkpoints load with
-    ``weights_only=True`` and are rebuilt from steer's record of their config.
+    ``weights_only=True`` and are rebuilt from steer's record of their config,
+    which may name only classes of steer and the libraries it trusts by default;
+    ``trust`` lists your own modules a file may name too (e.g. the package of
+    your CustomGenerator's model), as does the environment variable STEER_TRUST.
     """
+    with trusting(trust):
+        return _load(path, direction)
+
+
+def _load(path: str | Path, direction: int) -> Steerable:
     found = checkpoint.load(path, "steer file")
     if isinstance(found, dict) and DIRECTIONS_KEY in found:
         return _from_directions(str(path), direction)
@@ -136,8 +145,7 @@ def load(path: str | Path, direction: int = 0) -> Steerable:
 
 def _from_directions(path: str, direction: int) -> Steerable:
     """A direction file's ``direction``-th direction as a one-slider walk, α in σ of the latents along it."""
-    spec = load_directions(path).generator
-    generator = load_generator(spec.get("checkpoint"), None if "checkpoint" in spec else spec)
+    generator = recorded_generator(load_directions(path).generator, path)
     walk = DirectionWalk(generator.latent_dim, 1, generator.num_classes, path=path, index=direction).eval()
     walk.scale = float(direction_sigmas(generator, walk.directions)[0])
     return Steerable(generator, walk, None, torch.tensor(SIGMAS)[:, None], path)

@@ -10,27 +10,31 @@ import yaml
 from pytorch_lightning import LightningDataModule, LightningModule
 
 from steer import checkpoint
-from steer.config import build
+from steer.config import build, check_trusted
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.formats.record import read_record
 from steer.generators.base import Generator
-from steer.generators.trained import build_generator, generator_of, load_generator
+from steer.generators.trained import build_generator, generator_of, load_generator, recorded_generator
 from steer.sprites.factors import SpriteFactors
 from steer.walks import Walk
 
 __all__ = ["build", "build_generator", "build_walk", "generator_of", "instantiate", "load_generator", "load_module",
-           "read_record", "sprite_factors", "training_factors"]
+           "read_record", "recorded_generator", "sprite_factors", "training_factors"]
 
 
-def instantiate(model_config: dict, generator: dict | None = None) -> LightningModule:
+def instantiate(model_config: dict, generator: dict | None = None, recorded_in: str | None = None) -> LightningModule:
     """The LightningModule described by a config section (class_path + init_args).
 
-    ``generator`` (class_path + init_args) replaces the generator recorded in it.
+    ``generator`` (class_path + init_args) replaces the generator recorded in it. ``recorded_in``: the file the
+    section was read from, whose classes must be trusted (the replacing generator is the caller's own).
     """
     config = dict(model_config, init_args=dict(model_config.get("init_args", {})))
     if generator is not None:
         config["init_args"]["generator"] = generator
+    if recorded_in is not None:
+        check_trusted({**model_config, "init_args": {k: v for k, v in config["init_args"].items()
+                                                     if generator is None or k != "generator"}}, recorded_in)
     return build(config, LightningModule, "model recorded in the checkpoint")
 
 
@@ -52,7 +56,7 @@ def load_module(path: Path, generator: dict | None = None) -> tuple[LightningMod
             f"the walk in {path} was trained on {_spec(trained)[0]}, not on the given {_spec(generator)[0]}; "
             "a walk only steers the generator it was trained on. Leave out --generator to use the recorded one."
         )
-    module = instantiate(model_config, generator)
+    module = instantiate(model_config, generator, str(path))
     gen = getattr(module, "generator", None)
     walk_dim = next((v.shape[-1] for k, v in ckpt["state_dict"].items() if k.startswith("walk.")), None)
     if isinstance(gen, Generator) and walk_dim is not None and getattr(module.walk, "latent_dim", walk_dim) != walk_dim:
@@ -85,17 +89,20 @@ def build_walk(spec: dict, generator: Generator, edit: Edit) -> Walk:
                  '{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "reports/sefa/directions.pt"}}')
 
 
-def sprite_factors(config: dict) -> SpriteFactors | None:
-    """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data."""
+def sprite_factors(config: dict, recorded_in: str | None = None) -> SpriteFactors | None:
+    """The sprites factors of a train.py config whose data is a SpritesDataModule; None for other data.
+    ``recorded_in``: the checkpoint the config was recorded in (its classes must be trusted)."""
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict) or not str(data.get("class_path", "")).endswith("SpritesDataModule"):
         return None
-    return build(data, LightningDataModule, "sprites data of the config").factors
+    return build(data, LightningDataModule, "sprites data of the config", recorded_in=recorded_in).factors
 
 
-def training_factors(record: dict, generator: Generator, data_config: str | None = None) -> SpriteFactors | None:
+def training_factors(record: dict, generator: Generator, data_config: str | None = None,
+                     recorded_in: str = "the checkpoint") -> SpriteFactors | None:
     """The sprites data a model learned: from ``data_config`` (a train.py YAML) if given, else from the
-    checkpoint's own record, else from the record of the checkpoint a ``TrainedGenerator`` came from."""
+    checkpoint's own record (``recorded_in``: that checkpoint), else from the record of the checkpoint a
+    ``TrainedGenerator`` came from."""
     if data_config is not None:
         try:
             config = yaml.safe_load(Path(data_config).read_text())
@@ -106,8 +113,8 @@ def training_factors(record: dict, generator: Generator, data_config: str | None
             raise SteerError(f"--data {data_config} has no sprites data (data.class_path SpritesDataModule); give the "
                            "train.py config of the sprites model the generator came from.")
         return factors
-    factors = sprite_factors(record.get("config", {}))
+    factors = sprite_factors(record.get("config", {}), recorded_in)
     source = getattr(generator, "checkpoint", None)
     if factors is None and isinstance(source, str):
-        factors = sprite_factors(read_record(Path(source))[1].get("config", {}))
+        factors = sprite_factors(read_record(Path(source))[1].get("config", {}), source)
     return factors

@@ -86,7 +86,8 @@ def test_score_command_reports_the_controlled_factor_of_each_direction_in_a_file
     spec = {"class_path": "tests.test_direction_scores.SpriteAxes"}
     save_directions(tmp_path / "directions.pt", Directions(torch.eye(3)[:2], torch.ones(2), "hand", spec))
     result = run_script("evaluate.py", "score", "--directions", "directions.pt", "--n", "30", "--max_step", "1",
-                        "--out", "report", cwd=tmp_path)  # the generator is the one the file records
+                        "--out", "report", cwd=tmp_path,  # the generator is the one the file records,
+                        STEER_TRUST="tests.test_direction_scores")  # of a module the user trusts
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "report" / "scores.json").read_text())
     assert [d["controlled"] for d in summary["directions"]] == ["x", "y"]

@@ -24,6 +24,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 from steer.cli.lightning import ConciseParser, SteerCLI, user_errors
 from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
+from steer.config import trust_named_in, trusting
 from steer.explore import explore
 from steer.formats.record import read_record
 from steer.generators.base import Generator
@@ -95,7 +96,15 @@ def generator_options(fn: Any) -> list[str]:
 
 
 def run(argv: list[str]) -> Any:
-    """Parse ``argv`` (without the program name), run the command, publish its report; returns the result."""
+    """Parse ``argv`` (without the program name), run the command, publish its report; returns the result.
+
+    The modules the user names in the options are trusted while it runs: a file may name them too.
+    """
+    with trusting():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> Any:
     config = build_parser().parse_args(argv)
     group = config.group
     if group in TOP_LEVEL:
@@ -107,6 +116,7 @@ def run(argv: list[str]) -> Any:
     parser = command_parser(fn, reports)
     dumped = parser.dump(options, skip_check=True, skip_none=False)
     resolved = {"command": " ".join(filter(None, (group, command))), **yaml.safe_load(dumped)}
+    trust_named_in(resolved)
     specs = {name: options[name].as_dict() if isinstance(options[name], Namespace) else options[name]
              for name in generator_options(fn)}
     built = vars(parser.instantiate(options))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ import yaml
 from pytorch_lightning import Callback, LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.model_helpers import is_overridden
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from steer.callbacks import FinalCheckpoint, Throughput
-from steer.checkpoint import atomic_write, describe_mismatch, load
+from steer.callbacks import FinalCheckpoint, SignalCheckpoint, Throughput
+from steer.checkpoint import atomic_write, describe_mismatch, load, remove_leftovers
 from steer.checkpoint_io import with_atomic_checkpoints
 from steer.cli.checks import (
     check_batch_memory,
@@ -28,8 +30,9 @@ from steer.cli.checks import (
     memory,
     trainer_options,
 )
+from steer.cli.resume import check_same_config, last_checkpoint
 from steer.cli.run_folder import RunFolder, refuse_overwrite
-from steer.config import explain_config_error
+from steer.config import explain_config_error, trust_named_in, trusting
 from steer.errors import SteerError
 from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
@@ -107,10 +110,18 @@ class ConciseParser(LightningArgumentParser):
 
 
 class SteerCLI(LightningCLI):
-    """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance."""
+    """LightningCLI with steer's defaults: W&B offline fallback, atomic checkpoints, throughput, provenance.
+
+    The modules the user's command line and config name are trusted while it builds and runs: a checkpoint they
+    load (a TrainedGenerator's, --ckpt_path) may name them too, and nothing else outside steer's trusted list.
+    """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         check_config_files(sys.argv[1:] if args is None else args)
+        with trusting():
+            self._init(args, run)
+
+    def _init(self, args: list[str] | None, run: bool) -> None:
         super().__init__(
             model_class=LightningModule,
             subclass_mode_model=True,
@@ -123,6 +134,10 @@ class SteerCLI(LightningCLI):
             args=args,
             run=run,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        trust_named_in(self.config.as_dict())
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -163,48 +178,77 @@ class SteerCLI(LightningCLI):
         label_logger(sub.get("trainer.logger"), model.as_dict() if hasattr(model, "as_dict") else model or {},
                      self.subcommand or "fit")
 
+    def _config_yaml(self) -> str:
+        """The resolved config of the subcommand, as YAML (what config.yaml and the checkpoint record hold)."""
+        name = self.config.get("subcommand")
+        return self._parser(name).dump(self.config[name] if name else self.config, skip_none=False, skip_check=True)
+
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
-        sub = self.config[self.subcommand] if self.subcommand else self.config
-        config_yaml = self._parser(self.subcommand).dump(sub, skip_none=False, skip_check=True)
+        config_yaml = self._config_yaml()
         provenance = Provenance(yaml.safe_load(config_yaml), config_yaml)
         for callback in callbacks:
             if isinstance(callback, SteerabilityReport):
                 callback.config = provenance.config
+        sub = self.config[self.subcommand] if self.subcommand else self.config
         run_folder = [RunFolder(sub.get("ckpt_path"), sub.get("overwrite", False))] if self.subcommand == "fit" else []
-        callbacks = callbacks + [Throughput(), FinalCheckpoint(), *run_folder, provenance,
+        self._signals = SignalCheckpoint()
+        callbacks = callbacks + [Throughput(), FinalCheckpoint(), *run_folder, self._signals, provenance,
                                  TrainingRun(provenance.config)]
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         check_trainer_options(config)
         with trainer_options():
             return super()._instantiate_trainer(config, callbacks)
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        """The subcommand, with an allocation that cannot fit as one line."""
-        with memory(lambda: "lower --data.init_args.batch_size (or the model's size)"):
-            super()._run_subcommand(subcommand)
-
     def _parse_ckpt_path(self) -> None:
         """Read --ckpt_path through steer's safe loader: a damaged file is one clear error.
 
         Unlike LightningCLI's, the checkpoint's hyper_parameters are not merged into the config:
-        ``--ckpt_path`` never changes the config (the config and command line say what runs).
+        ``--ckpt_path`` never changes the config (the config and command line say what runs). A fit that
+        resumes (a file, or ``last`` in --checkpoint.dirpath) must be given the config recorded in the
+        checkpoint, but for the options a resumed run may change (``steer.cli.resume.MAY_CHANGE``).
         """
-        sub = self.config.get(self.config.get("subcommand") or "", {})
+        subcommand = self.config.get("subcommand") or ""
+        sub = self.config.get(subcommand, {})
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume_state = None
+        if path == "last" and subcommand == "fit":
+            path = last_checkpoint(sub.get("checkpoint.dirpath"))
         if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
             ckpt = load(path, "--ckpt_path")
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
             self._resume_state = ckpt["state_dict"]
+            recorded = ckpt.get(RECORD_KEY, {}).get("config") if isinstance(ckpt.get(RECORD_KEY), dict) else None
+            if subcommand == "fit" and isinstance(recorded, dict):
+                check_same_config(recorded, yaml.safe_load(self._config_yaml()), str(path))
 
     def before_fit(self) -> None:
         """A checkpoint to resume from must hold this model's weights, not another model's; the optimizers must
-        accept their options and a batch must fit in memory."""
+        accept their options and a batch must fit in memory; the temporary files of a killed run in the checkpoint
+        folder go."""
         self._check_checkpoint_fits()
         start_runs(self.trainer)
         check_optimizers(self.model)
         check_batch_memory(self.model, getattr(self.datamodule, "batch_size", None))
+        ckpt = self.trainer.checkpoint_callback
+        if self.trainer.is_global_zero and ckpt is not None and ckpt.dirpath:
+            remove_leftovers(ckpt.dirpath)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run it: an allocation that cannot fit is one line; stopped by SIGTERM or SIGINT (after saving last.ckpt
+        when fitting), exit with 128 + signal."""
+        try:
+            with memory(lambda: "lower --data.init_args.batch_size (or the model's size)"):
+                super()._run_subcommand(subcommand)
+        except SIGTERMException:
+            signum = self._signals.signum or signal.SIGTERM
+            saved = (f"saved {self._signals.saved}; resume with --ckpt_path last" if self._signals.saved
+                     else "no checkpoint saved")
+            if self.trainer.is_global_zero:
+                print(f"stopped by {signal.Signals(signum).name} at step {self.trainer.global_step}: {saved}.",
+                      file=sys.stderr)
+            self._finish_run()
+            sys.exit(128 + signum)
 
     def before_validate(self) -> None:
         self._check_loop("validation_step", "validate", "it has no validation step")

@@ -10,6 +10,7 @@ from steer.discovery.direction_report import plot_grid, render
 from steer.evaluation.direction_scores import score_directions, score_table
 from steer.formats.directions import Directions
 from steer.generators.base import Generator
+from steer.generators.trained import recorded_generator
 from steer.reports.report import Report
 from steer.sprites.histograms import Attribute
 
@@ -47,9 +48,9 @@ def score(
         batch_size: latents per generator pass.
     """
     if checkpoint is None and generator is None:  # the generator the directions were found on
-        recorded = load_directions(directions).generator
-        checkpoint, generator = recorded.get("checkpoint"), None if "checkpoint" in recorded else recorded
-    gen = generator_on(device, checkpoint, generator)
+        gen = recorded_generator(load_directions(directions).generator, directions).to(device)
+    else:
+        gen = generator_on(device, checkpoint, generator)
     found = load_directions(directions, latent_dim=gen.latent_dim)
     report = scores_report(gen, found, directions, factors or ["x", "y", "area"], n, max_step, steps, seed, batch_size)
     report.generator = gen

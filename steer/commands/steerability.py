@@ -66,7 +66,7 @@ def steerability(
     gen, the_edit, the_walk, record = steered(checkpoint, generator, walk, edit)
     the_walk.to(device)
     gen.to(device)
-    factors = training_factors(record, gen, data)
+    factors = training_factors(record, gen, data, str(checkpoint))
     if factors is not None:
         check_data(gen, factors)
         check_attributes(attributes or ATTRIBUTES)

@@ -2,8 +2,8 @@
 
 The trained run is rebuilt from its checkpoint record: the recorded module
 class path goes through :func:`steer.config.build` (the one place a class path becomes an object;
-nothing in the file runs), its weights are loaded, and its ``generator`` is
-taken. The generators layer never imports the code that restores whole runs.
+nothing in the file runs, and it names only trusted classes), its weights are loaded, and its
+``generator`` is taken. The generators layer never imports the code that restores whole runs.
 """
 
 from __future__ import annotations
@@ -20,9 +20,21 @@ from steer.formats.record import read_record
 from steer.generators.base import Generator
 
 
-def build_generator(spec: dict) -> Generator:
-    """A generator from its class_path + init_args (as in a config's ``generator:`` section)."""
-    return build(spec, Generator, "generator")
+def build_generator(spec: dict, recorded_in: str | None = None) -> Generator:
+    """A generator from its class_path + init_args (as in a config's ``generator:`` section); ``recorded_in``:
+    the file the spec was read from, whose classes must be trusted (:func:`steer.config.check_trusted`)."""
+    return build(spec, Generator, "generator", recorded_in=recorded_in)
+
+
+def recorded_generator(spec: dict, recorded_in: str) -> Generator:
+    """The generator a file records (a direction file's ``generator``: ``{"checkpoint": path}`` or class_path +
+    init_args), frozen; the classes it names must be trusted."""
+    if not isinstance(spec, dict):
+        raise SteerError(f"{recorded_in} records its generator as a {type(spec).__name__}, not as a checkpoint or a "
+                         "class_path + init_args; it is damaged. Give the generator with --checkpoint or --generator.")
+    if "checkpoint" in spec:
+        return load_generator(spec["checkpoint"])
+    return build_generator(spec, recorded_in).freeze()
 
 
 def generator_of(module: LightningModule, checkpoint_path: str) -> Generator:
@@ -47,7 +59,8 @@ def load_generator(checkpoint_path: str | None = None, generator: dict | None = 
     if checkpoint_path is None:
         return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
     ckpt, record = read_record(Path(checkpoint_path))
-    module = build(record["config"]["model"], LightningModule, "model recorded in the checkpoint")
+    module = build(record["config"]["model"], LightningModule, "model recorded in the checkpoint",
+                   recorded_in=str(checkpoint_path))
     load_matching_state(module, ckpt["state_dict"], str(checkpoint_path),
                         "The checkpoint is damaged or was edited; use another copy.")
     return generator_of(module.eval(), checkpoint_path)

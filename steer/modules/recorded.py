@@ -9,7 +9,7 @@ import torch
 from pytorch_lightning import LightningModule
 
 from steer.checkpoint import describe_mismatch
-from steer.config import build
+from steer.config import build, check_trusted
 from steer.errors import SteerError
 from steer.formats.record import read_record
 
@@ -53,7 +53,9 @@ class RecordedModule(LightningModule):
         if recorded != cls.__name__:
             raise SteerError(f"{checkpoint_path} holds a {recorded}, not a {cls.__name__}; use "
                              f"{recorded}.load_from_checkpoint, or steer.load(path) for any steer checkpoint.")
-        init_args = {**spec.get("init_args", {}), **kwargs}
+        recorded_args = {k: v for k, v in spec.get("init_args", {}).items() if k not in kwargs}
+        check_trusted({"init_args": recorded_args}, str(checkpoint_path))  # the class is this one, the caller's
+        init_args = {**recorded_args, **kwargs}
         module = build({"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}, cls,
                        "model recorded in the checkpoint")
         try:

@@ -18,10 +18,10 @@ def script_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_script(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run train.py / evaluate.py as a user would, in ``cwd``, with the repository importable."""
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=script_env(), capture_output=True,
-                          text=True, timeout=timeout)
+def run_script(script: str, *args: str, cwd: Path, timeout: int = 300, **env: str) -> subprocess.CompletedProcess:
+    """Run train.py / evaluate.py as a user would, in ``cwd``, with the repository importable (and ``env`` set)."""
+    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=script_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def start_script(script: str, *args: str, cwd: Path, log: Path, **env: str) -> subprocess.Popen:
