@@ -222,9 +222,9 @@ def test_resume_from_a_damaged_or_foreign_checkpoint_is_one_line(tmp_path, monke
     assert code == 2 and "was trained with another config (model.init_args.generator.init_args.latent_dim: " \
         "recorded 8, given 12); --ckpt_path never changes the config" in line and "config.yaml" in line
     unrecorded = {k: v for k, v in torch.load(last, weights_only=True).items() if k != "steer"}
-    torch.save(unrecorded, tmp_path / "plain.ckpt")  # a Lightning checkpoint without steer's record
-    other = train_args(tmp_path, "--ckpt_path", tmp_path / "plain.ckpt", "--model.init_args.generator.init_args.latent_dim",
-                       "12")
+    plain = tmp_path / "ckpt" / "plain.ckpt"  # a Lightning checkpoint without steer's record, in the run's folder
+    torch.save(unrecorded, plain)
+    other = train_args(tmp_path, "--ckpt_path", plain, "--model.init_args.generator.init_args.latent_dim", "12")
     code, line = run_main(train, other, monkeypatch, capsys)
     assert code == 2 and "was saved by another model (shape mismatches: 2" in line and "config.yaml" in line
     assert last.read_bytes() == before
