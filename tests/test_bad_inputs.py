@@ -536,8 +536,9 @@ def test_load_from_checkpoint_of_another_module_class_or_with_hparams_file():
     (["--model.init_args.optimizer.init_args.lr", "-1"], "(Invalid learning rate: -1.0)"),
     (["--ckpt_path", "best"], "ckpt holds no best.ckpt (a new run, or no validation yet); resume with --ckpt_path last"),
     (["--data.init_args.batch_size", "100000000"], "latents needs at least 2291.8 GiB of memory and"),
+    (["--model.init_args.generator.init_args.latent_dim", "10000000000"], "error: out of memory ("),
 ], ids=["negative-max-steps", "zero-val-check-interval", "nan-lr", "negative-lr", "best-in-a-fresh-folder",
-        "batch-beyond-memory"])
+        "batch-beyond-memory", "latent-beyond-memory"])
 def test_trainer_optimizer_and_memory_refusals_are_one_line_before_anything_is_written(
         tmp_path, monkeypatch, capsys, extra, message):
     code, line = run_main(train, train_args(tmp_path, *extra), monkeypatch, capsys)

@@ -92,15 +92,25 @@ def out_of_memory(error: BaseException) -> bool:
         "can't allocate memory" in str(error) or "out of memory" in str(error).lower()))
 
 
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions behind it (a library may wrap the one that matters)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
 @contextmanager
 def memory(what: Callable[[], str]) -> Iterator[None]:
     """An allocation that cannot fit as one line naming the option to lower (``what()`` says which)."""
     try:
         yield
     except Exception as e:  # noqa: BLE001 - only out-of-memory errors are translated; others re-raise
-        if not out_of_memory(e):
+        cause = next((c for c in causes(e) if out_of_memory(c)), None)
+        if cause is None:
             raise
-        first = str(e).strip().splitlines()[0][:200]
+        first = str(cause).strip().splitlines()[0][:200]
         raise SteerError(f"out of memory ({first}); {what()}.") from None
 
 

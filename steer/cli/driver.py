@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
+from steer.cli.checks import memory
 from steer.cli.lightning import ConciseParser, SteerCLI, user_errors
 from steer.commands.common import resolve_device
 from steer.commands.registry import GROUPS
@@ -100,7 +101,7 @@ def run(argv: list[str]) -> Any:
 
     The modules the user names in the options are trusted while it runs: a file may name them too.
     """
-    with trusting():
+    with trusting(), memory(lambda: "lower --batch_size or --n (or the generator's size)"):
         return _run(argv)
 
 

@@ -118,7 +118,8 @@ class SteerCLI(LightningCLI):
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         check_config_files(sys.argv[1:] if args is None else args)
-        with trusting():
+        with trusting(), memory(lambda: "lower the option that sizes it (--data.init_args.batch_size, or the "
+                                        "generator's latent_dim, width or resolution)"):
             self._init(args, run)
 
     def _init(self, args: list[str] | None, run: bool) -> None:
@@ -235,11 +236,9 @@ class SteerCLI(LightningCLI):
             remove_leftovers(ckpt.dirpath)
 
     def _run_subcommand(self, subcommand: str) -> None:
-        """Run it: an allocation that cannot fit is one line; stopped by SIGTERM or SIGINT (after saving last.ckpt
-        when fitting), exit with 128 + signal."""
+        """Run it; stopped by SIGTERM or SIGINT (after saving last.ckpt when fitting), exit with 128 + signal."""
         try:
-            with memory(lambda: "lower --data.init_args.batch_size (or the model's size)"):
-                super()._run_subcommand(subcommand)
+            super()._run_subcommand(subcommand)
         except SIGTERMException:
             signum = self._signals.signum or signal.SIGTERM
             saved = (f"saved {self._signals.saved}; resume with --ckpt_path last" if self._signals.saved
