@@ -11,15 +11,13 @@ from pytorch_lightning import LightningDataModule, LightningModule
 
 from steer import checkpoint
 from steer.config import build, check_trusted
-from steer.edits import Edit
 from steer.errors import SteerError
 from steer.formats.record import read_record
 from steer.generators.base import Generator
 from steer.generators.trained import build_generator, generator_of, load_generator, recorded_generator
 from steer.sprites.factors import SpriteFactors
-from steer.walks import Walk
 
-__all__ = ["build", "build_generator", "build_walk", "generator_of", "instantiate", "load_generator", "load_module",
+__all__ = ["build", "build_generator", "generator_of", "instantiate", "load_generator", "load_module",
            "read_record", "recorded_generator", "sprite_factors", "training_factors"]
 
 
@@ -79,14 +77,6 @@ def load_module(path: Path, generator: dict | None = None) -> tuple[LightningMod
                 if generator is not None else "The checkpoint is damaged or was edited; use another copy.")
         raise SteerError(f"the weights in {path} do not fit the model its config describes ({summary}). {hint}") from None
     return module.eval(), record
-
-
-def build_walk(spec: dict, generator: Generator, edit: Edit) -> Walk:
-    """A walk for ``generator`` and ``edit`` from its class_path + init_args; latent size, sliders and classes
-    come from them (e.g. ``{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "d.pt"}}``)."""
-    shape = {"latent_dim": generator.latent_dim, "sliders": edit.sliders, "num_classes": generator.num_classes}
-    return build({**spec, "init_args": {**spec.get("init_args", {}), **shape}}, Walk, "walk",
-                 '{"class_path": "steer.walks.DirectionWalk", "init_args": {"path": "reports/sefa/directions.pt"}}')
 
 
 def sprite_factors(config: dict, recorded_in: str | None = None) -> SpriteFactors | None:

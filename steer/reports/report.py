@@ -12,18 +12,14 @@ W&B run, and say where everything went.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
 from steer.formats.provenance import file_sha256, provenance
-from steer.reports.folder import check_out_dir, save_json, write_folder
-from steer.reports.wandb import OFFLINE_HINT, Curve, log_folder, run_line, wandb_errors
-
-Writer = Callable[[Path], object]  # writes one file at the path it is given
-Table = tuple[list[str], list[list]]  # (columns, rows)
+from steer.reports.folder import Writer, check_out_dir, save_json, write_folder
+from steer.reports.wandb import OFFLINE_HINT, Curve, Table, log_folder, run_line, wandb_errors
 
 
 @dataclass
