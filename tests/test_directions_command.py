@@ -47,12 +47,12 @@ def test_sefa_report_holds_the_file_grid_gif_and_json_and_is_logged_offline(tmp_
 @pytest.mark.slow
 def test_pca_report_records_its_settings_and_the_file_drives_a_walk(tmp_path):
     result = run_script("evaluate.py", "directions", "--method", "pca", "--generator", json.dumps(SPEC), "--k", "4",
-                        "--layer", "2", "--n", "64", "--batch_size", "32", "--steps", "3", "--latents", "2",
+                        "--layer", "main.2", "--n", "64", "--batch_size", "32", "--steps", "3", "--latents", "2",
                         "--out", "report", "--wandb", "false", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"^pca: 4 directions in \d+\.\d{3} s$", result.stdout, re.MULTILINE)
     summary = json.loads((tmp_path / "report" / "directions.json").read_text())
-    assert summary["params"] == {"layer": "2", "n": 64, "batch_size": 32, "seed": 0}
+    assert summary["params"] == {"layer": "main.2", "n": 64, "batch_size": 32, "seed": 0}
     assert summary["score_name"] == "explained variance ratio" and 0 < sum(summary["scores"]) < 1
     assert summary["alphas"] == [-3.0, 0.0, 3.0]
     found = load_directions(tmp_path / "report" / "directions.pt")
@@ -65,7 +65,7 @@ def test_pca_report_records_its_settings_and_the_file_drives_a_walk(tmp_path):
 def test_same_seed_same_directions_and_pictures(tmp_path):
     for name in ("a", "b"):
         torch.manual_seed(0)  # the spec's DCGAN draws its initial weights from the global generator
-        find(tmp_path / name, method="pca", layer="2", n=40, batch_size=20, steps=2, latents=1)
+        find(tmp_path / name, method="pca", layer="main.2", n=40, batch_size=20, steps=2, latents=1)
     assert torch.equal(load_directions(tmp_path / "a" / "directions.pt").directions,
                        load_directions(tmp_path / "b" / "directions.pt").directions)
     assert (tmp_path / "a" / "directions.gif").read_bytes() == (tmp_path / "b" / "directions.gif").read_bytes()
@@ -86,13 +86,15 @@ ZOOMING = {"class_path": "tests.support.known_direction.ZoomingGenerator"}  # ha
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(method="pca"), "--layer is required"),
+    (dict(method="pca"), "PCA on DCGAN needs --layer, the module path of the layer whose features to analyse, "
+                         "e.g. main, main.0, main.1, main.2, main.3, main.4."),
     (dict(method="ica"), "invalid choice: 'ica'"),
     (dict(k=9), "1 to latent_dim=8 directions; asked for k=9"),
-    (dict(method="pca", layer="99"), "DCGAN layer must be an index 0..7 of main, got '99'"),
+    (dict(method="pca", layer="99"), "DCGAN has no layer '99'; layers are module paths from the generator: main, "),
     (dict(steps=1), "steps ≥ 2"),
     (dict(generator=ZOOMING), "does not expose its first projection"),
-    (dict(generator=ZOOMING, method="pca", layer="0"), "does not expose intermediate features"),
+    (dict(generator=ZOOMING, method="pca", layer="0"), "ZoomingGenerator has no layer '0'; layers are module paths "
+                                                       "from the generator: texture, norm."),
 ])
 def test_bad_requests_are_refused_and_write_nothing(tmp_path, capsys, options, message):
     method = options.pop("method", "sefa")

@@ -68,9 +68,9 @@ def test_memory_stays_bounded_by_the_batch_and_each_pass_sees_the_same_latents()
 
 def test_directions_are_unit_sorted_seeded_and_sign_fixed():
     g = DCGAN(latent_dim=8, resolution=16, width=4).freeze()
-    directions, ratios = pca(g, "2", 4, n=300, batch_size=100, seed=3, progress=False)
-    again, _ = pca(g, "2", 4, n=300, batch_size=100, seed=3, progress=False)
-    other, _ = pca(g, "2", 4, n=300, batch_size=100, seed=4, progress=False)
+    directions, ratios = pca(g, "main.2", 4, n=300, batch_size=100, seed=3, progress=False)
+    again, _ = pca(g, "main.2", 4, n=300, batch_size=100, seed=3, progress=False)
+    other, _ = pca(g, "main.2", 4, n=300, batch_size=100, seed=4, progress=False)
     assert directions.shape == (4, 8) and ratios.shape == (4,)
     torch.testing.assert_close(directions.norm(dim=1), torch.ones(4))
     assert torch.all(ratios[:-1] >= ratios[1:]) and 0 < ratios.sum() < 1
@@ -101,17 +101,3 @@ def test_bad_requests_are_refused_with_a_clear_message(args, message):
 def test_a_layer_with_fewer_features_than_directions_is_refused():
     with pytest.raises(SteerError, match="layer 'mix' has only 3 features; ask for k ≤ 3"):
         pca(FeatureGenerator(latent_dim=6, size=3), "mix", 4, n=20, progress=False)
-
-
-def test_a_bad_dcgan_layer_is_named():
-    with pytest.raises(SteerError, match="DCGAN layer must be an index 0..4 of main, got 'x'"):
-        pca(DCGAN(latent_dim=8, resolution=8, width=2), "x", 2, n=20, progress=False)
-
-
-def test_a_generator_without_features_gets_a_clear_error():
-    class Plain(Generator):
-        def synthesize(self, z, y):
-            return torch.zeros(len(z), 3, 4, 4)
-
-    with pytest.raises(SteerError, match="does not expose intermediate features"):
-        pca(Plain(latent_dim=4, resolution=4), "0", 2, n=10, progress=False)

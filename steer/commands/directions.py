@@ -7,7 +7,7 @@ import time
 import torch
 
 from steer.commands.common import generator_on
-from steer.discovery.direction_report import check_options, directions_report, discover, generator_record
+from steer.discovery.direction_report import check_options, directions_report, discover, generator_record, pca_layer
 from steer.generators.base import Generator
 from steer.reports.report import Report
 
@@ -42,7 +42,7 @@ def sefa(
 
 def pca(
     device: torch.device,
-    layer: str,
+    layer: str | None = None,
     k: int | None = None,
     checkpoint: str | None = None,
     generator: Generator | None = None,
@@ -59,7 +59,9 @@ def pca(
     OUT and logs them to W&B (offline without credentials).
 
     Args:
-        layer: the generator layer whose features to analyse (DCGAN: an index into main, e.g. 2).
+        layer: the module path, from the generator itself, of the layer whose features to analyse (DCGAN:
+            main.2, its first ReLU; CustomGenerator: module.<path in your model>); a wrong name lists the valid
+            ones. Default: the generator's own (StyleGAN: its mapping, PCA on w as GANSpace); others need one.
         k: number of directions; default: 8, or the latent size if it is smaller.
         checkpoint: a .ckpt written by `steer fit` whose generator to analyse.
         generator: the generator to analyse; default: the pretrained DigiFace DCGAN.
@@ -76,8 +78,9 @@ def pca(
 def _directions(method: str, device: torch.device, k: int | None, checkpoint: str | None, generator: dict | None,
                 layer: str | None, n: int, batch_size: int, seed: int, steps: int, max_step: float,
                 latents: int) -> Report:
-    check_options(method, layer, steps, max_step, latents)
+    check_options(method, steps, max_step, latents)
     gen = generator_on(device, checkpoint, generator)
+    layer = pca_layer(gen, layer) if method == "pca" else None
     k = min(8, gen.latent_dim) if k is None else k
     start = time.perf_counter()
     found = discover(method, gen, k, generator_record(gen, checkpoint, generator), layer=layer, n=n,

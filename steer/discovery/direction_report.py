@@ -30,13 +30,10 @@ from steer.seeding import rng  # noqa: E402
 METHODS = ("sefa", "pca")
 
 
-def check_options(method: str, layer: str | None, steps: int, max_step: float, latents: int) -> None:
+def check_options(method: str, steps: int, max_step: float, latents: int) -> None:
     """The command's own options, checked before the generator is built."""
     if method not in METHODS:
         raise SteerError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}.")
-    if method == "pca" and layer is None:
-        raise SteerError("--method pca needs --layer: the generator layer whose features to analyse "
-                         "(for a DCGAN an index into its main stack, e.g. 2 = the first ReLU).")
     if steps < 2 or max_step <= 0 or latents < 1:
         raise SteerError(f"the pictures need steps ≥ 2, max_step > 0 and latents ≥ 1; "
                          f"got steps={steps}, max_step={max_step}, latents={latents}.")
@@ -47,6 +44,16 @@ def generator_record(generator: Generator, checkpoint: str | None, spec: dict | 
     if checkpoint is not None:
         return {"checkpoint": str(Path(checkpoint).resolve())}
     return spec or {"class_path": f"{type(generator).__module__}.{type(generator).__qualname__}", "init_args": {}}
+
+
+def pca_layer(generator: Generator, layer: str | None) -> str:
+    """``layer``, else the generator's default layer (StyleGAN: ``net.style``, PCA on w), checked to exist."""
+    layer = layer if layer is not None else generator.default_layer
+    if layer is None:
+        raise SteerError(f"PCA on {type(generator).__name__} needs --layer, the module path of the layer whose "
+                         f"features to analyse, e.g. {', '.join(generator.layer_names()[:6]) or '(none: it has no submodules)'}.")
+    generator.feature_layer(layer)
+    return layer
 
 
 def discover(method: str, generator: Generator, k: int, record: dict, layer: str | None = None, n: int = 5000,

@@ -14,7 +14,14 @@ coordinates c_i = V_kᵀ (f_i − μ) are regressed on the latents,
 
     z_i − z̄ ≈ c_i B   (B: k × latent_dim, torch.linalg.lstsq),
 
-and u_k = B_k / ‖B_k‖ is the latent direction of component k.
+and u_k = B_k / ‖B_k‖ is the latent direction of component k. Where the
+latent holds the features themselves, latent = L f (StyleGAN's w and W+
+latents hold w = mapping(z); ``Generator.latent_lift``), no regression is
+needed: B = (L V_k)ᵀ, GANSpace's StyleGAN recipe.
+
+Features are read by a forward hook on the submodule named ``layer`` (its
+path from the generator, e.g. ``main.2``; ``Generator.features``), which stops
+the pass once that layer has run.
 """
 
 from __future__ import annotations
@@ -106,8 +113,12 @@ def pca(
     ritz = q.T @ cq
     variances, w = torch.linalg.eigh((ritz + ritz.T) / 2)  # Rayleigh–Ritz: Qᵀ C Q = W Λ Wᵀ (ascending)
     order = variances.argsort(descending=True)[:k]
-    coords = (rows @ w[:, order]).cpu()  # c_i = V_kᵀ (f_i − μ) with V_k = Q W_k
-    latents = z.double() - z.double().mean(0)
-    b = torch.linalg.lstsq(coords, latents).solution  # z_i − z̄ ≈ c_i B
+    lift = generator.latent_lift(layer)
+    if lift is None:
+        coords = (rows @ w[:, order]).cpu()  # c_i = V_kᵀ (f_i − μ) with V_k = Q W_k
+        latents = z.double() - z.double().mean(0)
+        b = torch.linalg.lstsq(coords, latents).solution  # z_i − z̄ ≈ c_i B
+    else:
+        b = (lift.double() @ (q @ w[:, order])).T.cpu()  # the latent holds f: B = (L V_k)ᵀ
     directions = fix_signs(torch.nn.functional.normalize(b, dim=1))
     return directions.float(), (variances[order] / total).float().cpu()

@@ -9,6 +9,16 @@ from torch import Tensor, nn
 
 from steer.errors import SteerError
 
+LISTED_LAYERS = 24  # layer names an unknown-layer error lists before it says how to list them all
+
+
+class _Captured(BaseException):
+    """Stops a forward pass once the hooked layer has run (:meth:`Generator.features`); never leaves it.
+
+    A BaseException, so that an ``except Exception`` in a generator's own
+    forward (a user's model, a wrapper turning errors into one line) lets it pass.
+    """
+
 
 def check_finite(x: Tensor, owner: str, what: str = "latents") -> None:
     """Refuse NaN or infinite ``x`` with one line naming ``owner``; CPU tensors only.
@@ -33,8 +43,10 @@ class Generator(nn.Module):
 
     Subclasses set ``latent_dim``, ``num_classes`` (None if unconditional) and
     ``resolution``, and implement ``synthesize(z, y)`` returning images in
-    [-1, 1], NCHW. Optional: ``first_projection()`` (SeFa) and
-    ``features(z, layer)`` (PCA).
+    [-1, 1], NCHW. Optional: ``first_projection()`` (SeFa). Intermediate
+    features for PCA come from any submodule, named by its path from the
+    generator itself (``features``); ``default_layer`` is PCA's layer when none
+    is named, ``latent_lift`` says when a layer's output is the latent itself.
 
     Latents are (N, latent_dim). ``truncation`` (None = off) draws each latent
     coordinate from a normal truncated to [-truncation, truncation].
@@ -119,10 +131,67 @@ class Generator(nn.Module):
             "(SeFa) directions are not available for it; use PCA or trajectories instead."
         )
 
+    default_layer: str | None = None  # PCA's layer when none is named (StyleGAN: the mapping, i.e. PCA on w)
+
+    def layer_names(self) -> list[str]:
+        """Paths of every submodule, from the generator itself (``main.2``, ``net.style``, ``module.fc``)."""
+        return [name for name, _ in self.named_modules() if name]
+
+    def feature_layer(self, name: str) -> nn.Module:
+        """The submodule at path ``name``; an unknown name is refused with the valid ones."""
+        names = self.layer_names()
+        if name not in names:
+            owner = type(self).__name__
+            if not names:
+                raise SteerError(f"{owner} has no submodules, so PCA has no layer to read features from; "
+                                 "use `steer discover sefa`, or trajectories (`steer discover trajectories`).")
+            shown = ", ".join(names[:LISTED_LAYERS])
+            more = (f", … ({len(names)} in all; `[n for n, _ in generator.named_modules()]` in Python lists them)"
+                    if len(names) > LISTED_LAYERS else "")
+            raise SteerError(f"{owner} has no layer {name!r}; layers are module paths from the generator: "
+                             f"{shown}{more}.")
+        return self.get_submodule(name)
+
+    def latent_lift(self, layer: str) -> Tensor | None:
+        """L (latent_dim × D) when the latent holds ``layer``'s output f itself (latent = L f), else None.
+
+        StyleGAN steered in w or W+ holds w = mapping(z): PCA's components in w
+        are then directions as they are (written into the latent by L), with no
+        regression on the latent.
+        """
+        return None
+
     def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
-        """Activations of ``layer`` for latents ``z`` (for PCA directions)."""
-        raise SteerError(f"{type(self).__name__} does not expose intermediate features, so PCA (GANSpace) directions "
-                         "are not available for it; use `steer discover sefa`, or trajectories (`steer discover trajectories`).")
+        """The output of submodule ``layer`` when the generator makes images of ``z`` and ``y`` (for PCA).
+
+        A forward hook takes the output and stops the pass there, so the rest
+        of the network is not run. Where ``latent_lift`` gives L, the features
+        are read from the latent instead: f = L⁺ z.
+        """
+        module = self.feature_layer(layer)
+        lift = self.latent_lift(layer)
+        if lift is not None:
+            return z @ torch.linalg.pinv(lift.to(z)).T
+        held: list[object] = []
+
+        def hold(_module: nn.Module, _inputs: object, output: object) -> None:
+            held.append(output)
+            raise _Captured
+
+        handle = module.register_forward_hook(hold)
+        try:
+            self(z, y)
+        except _Captured:
+            pass
+        finally:
+            handle.remove()
+        if not held:
+            raise SteerError(f"layer {layer!r} of {type(self).__name__} does not run when it makes images; "
+                             "choose a module its forward uses.")
+        if not isinstance(held[0], Tensor):
+            raise SteerError(f"layer {layer!r} of {type(self).__name__} returns a {type(held[0]).__name__}, "
+                             "not a tensor; choose a module that returns one (e.g. one of its children).")
+        return held[0]
 
     # -- freezing -------------------------------------------------------------
     def freeze(self) -> Generator:

@@ -67,9 +67,3 @@ class DCGAN(Generator):
         """A = first ConvT weight (d, C, k, k) reshaped to (C·k·k) × d, z rows only."""
         w = self.main[0].weight[: self.latent_dim]
         return w.reshape(self.latent_dim, -1).T.detach()
-
-    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
-        """Output of ``self.main[int(layer)]`` (e.g. "2" is the first ReLU)."""
-        if not layer.isdigit() or int(layer) >= len(self.main):
-            raise SteerError(f"DCGAN layer must be an index 0..{len(self.main) - 1} of main, got {layer!r}.")
-        return self.main[: int(layer) + 1](self._input(z, y))

@@ -423,6 +423,23 @@ class StyleGAN2(Generator):
             return None
         return torch.cat([torch.ones(listed), torch.zeros(self.latent_dim - listed)]).to(self.latent_avg.device)
 
+    # -- PCA (GANSpace) ------------------------------------------------------------------
+    default_layer = "net.style"  # the mapping z → w: PCA on w, as GANSpace does for StyleGAN
+
+    def latent_lift(self, layer: str) -> Tensor | None:
+        """In w and W+ the latent holds w = mapping(z) (``net.style``), so components in w are directions as they are.
+
+        w: L = I. W+: L writes w on every listed block and leaves the block of
+        the other rows at zero (as SeFa's W+ directions); f = L⁺ latent reads w back.
+        """
+        if layer != self.default_layer or self.latent_space == "z":
+            return None
+        eye = torch.eye(self.style_dim, device=self.latent_avg.device)
+        if self.latent_space == "w":
+            return eye
+        base = [torch.zeros_like(eye)] if self.latent_dim > len(self.layers) * self.style_dim else []
+        return torch.cat([eye] * len(self.layers) + base)
+
     # -- SeFa -------------------------------------------------------------------------
     def first_projection(self) -> Tensor:
         """A for SeFa: the style (modulation) weights of the selected layers, concatenated (docs/methods.md §4).

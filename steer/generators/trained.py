@@ -95,5 +95,12 @@ class TrainedGenerator(Generator):
     def first_projection(self) -> Tensor:
         return self.inner.first_projection()
 
+    @property
+    def default_layer(self) -> str | None:  # layers are named from the inner generator, as in its own spec
+        return self.inner.default_layer
+
+    def latent_lift(self, layer: str) -> Tensor | None:
+        return self.inner.latent_lift(layer)
+
     def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
         return self.inner.features(z, layer, y)

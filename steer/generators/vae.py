@@ -60,11 +60,6 @@ class VAEDecoder(Generator):
         """A = the first Linear's weight, (hidden, latent_dim)."""
         return self.main[0].weight.detach()
 
-    def features(self, z: Tensor, layer: str, y: Tensor | None = None) -> Tensor:
-        """Output of ``self.main[int(layer)]`` (e.g. "1" is the first ReLU, (N, hidden))."""
-        if not layer.isdigit() or int(layer) >= len(self.main):
-            raise SteerError(f"VAEDecoder layer must be an index 0..{len(self.main) - 1} of main, got {layer!r}.")
-        return self.main[: int(layer) + 1](z)
 
 
 def doublings(resolution: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from steer.generators import CustomGenerator
+
 
 class TinyDeconv(nn.Module):
     """DCGAN-like: z (N, d, 1, 1) → 8×8 RGB in [-1, 1] (tanh), with a BatchNorm."""
@@ -63,3 +65,15 @@ class ConditionalDCGAN(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         return self.main(torch.cat([z, y[:, :, None, None]], dim=1))
+
+
+
+class ConditionalCustom(CustomGenerator):
+    """A CustomGenerator of :class:`ConditionalDCGAN` (6-d z, 3 classes, 8 px) with no options of its own, so that a
+    spec names it as ``{"class_path": "tests.support.user_models.ConditionalCustom"}``."""
+
+    def __init__(self) -> None:
+        with torch.random.fork_rng(devices=[]):  # the user's model draws its weights from the global generator
+            torch.manual_seed(0)
+            super().__init__(f"{__name__}.ConditionalDCGAN", latent_dim=6, resolution=8, num_classes=3,
+                             class_input="onehot", latent_shape="image")
