@@ -16,7 +16,10 @@ from steer.generators.base import check_finite
 
 
 class Walk(nn.Module):
-    """Base class: checks shapes, then ``move(z, walk_alpha, y)``."""
+    """Base class: checks shapes, then ``move(z, walk_alpha, y)``. ``per_class``: the walk has its own
+    directions per class, so its steerability is also reported per class."""
+
+    per_class = False
 
     def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None) -> None:
         super().__init__()
@@ -52,6 +55,8 @@ class LinearWalk(Walk):
 
 class ClassLinearWalk(Walk):
     """z + Σ_k α_k w_{y,k}: one set of directions per class of a conditional generator."""
+
+    per_class = True
 
     def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, init_std: float = 0.1):
         super().__init__(latent_dim, sliders, num_classes)

@@ -21,6 +21,7 @@ def sefa(
     steps: int = 7,
     max_step: float = 3.0,
     latents: int = 3,
+    classes: list[int] | None = None,
 ) -> Report:
     """Closed-form directions (SeFa): the top eigenvectors of AᵀA of the generator's first projection A.
 
@@ -36,8 +37,11 @@ def sefa(
         steps: images per direction and latent in the pictures.
         max_step: the pictures walk α·u for α from -max_step to +max_step (u has unit length).
         latents: latents shown per direction in the pictures.
+        classes: for a conditional generator, the classes of the latents in the pictures, used in turn;
+            default: drawn uniformly from all classes.
     """
-    return _directions("sefa", device, k, checkpoint, generator, None, 0, 250, seed, steps, max_step, latents)
+    return _directions("sefa", device, k, checkpoint, generator, None, 0, 250, seed, steps, max_step, latents,
+                       classes)
 
 
 def pca(
@@ -52,6 +56,7 @@ def pca(
     steps: int = 7,
     max_step: float = 3.0,
     latents: int = 3,
+    classes: list[int] | None = None,
 ) -> Report:
     """Directions by PCA of a layer's features over n latents (GANSpace), mapped back to the latent space.
 
@@ -71,21 +76,25 @@ def pca(
         steps: images per direction and latent in the pictures.
         max_step: the pictures walk α·u for α from -max_step to +max_step (u has unit length).
         latents: latents shown per direction in the pictures.
+        classes: for a conditional generator, the classes of the latents (PCA and pictures), used in turn;
+            default: drawn uniformly from all classes.
     """
-    return _directions("pca", device, k, checkpoint, generator, layer, n, batch_size, seed, steps, max_step, latents)
+    return _directions("pca", device, k, checkpoint, generator, layer, n, batch_size, seed, steps, max_step, latents,
+                       classes)
 
 
 def _directions(method: str, device: torch.device, k: int | None, checkpoint: str | None, generator: dict | None,
                 layer: str | None, n: int, batch_size: int, seed: int, steps: int, max_step: float,
-                latents: int) -> Report:
+                latents: int, classes: list[int] | None) -> Report:
     check_options(method, steps, max_step, latents)
     gen = generator_on(device, checkpoint, generator)
+    classes = gen.check_classes(classes)
     layer = pca_layer(gen, layer) if method == "pca" else None
     k = min(8, gen.latent_dim) if k is None else k
     start = time.perf_counter()
     found = discover(method, gen, k, generator_record(gen, checkpoint, generator), layer=layer, n=n,
-                     batch_size=batch_size, seed=seed)
+                     batch_size=batch_size, seed=seed, classes=classes)
     report = directions_report(gen, found, time.perf_counter() - start, steps=steps, max_step=max_step,
-                               latents=latents, seed=seed, batch_size=batch_size)
+                               latents=latents, seed=seed, batch_size=batch_size, classes=classes)
     report.generator = gen
     return report

@@ -25,6 +25,7 @@ def manifold(
     steps: int = 300,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     seed: int = 0,
+    classes: list[int] | None = None,
 ) -> Report:
     """Mask-guided manifold: a sequence of latents whose images change inside a rectangle only.
 
@@ -44,13 +45,16 @@ def manifold(
         steps: optimiser iterations.
         optimizer: lbfgs or adam.
         seed: seed of the seed latent and of the initial noise.
+        classes: for a conditional generator, the class of the seed latent: the first index given (one seed,
+            one class); default: drawn uniformly from all classes.
     """
     region = algorithm.MaskRegion.parse(mask)
     objective = algorithm.build_distance(distance)
     gen = generator_on(device, checkpoint, generator)
+    classes = gen.check_classes(classes)
     region.pixels(gen.resolution)  # refuse a mask outside the image before the slow part
     draw = rng(seed, "manifold", "seed-latent")
-    z_seed, y = gen.sample_latent(1, draw), gen.sample_class(1, draw)
+    z_seed, y = gen.sample_latent(1, draw), gen.sample_class(1, draw, classes)
     result = algorithm.manifold(gen, z_seed, region, k=k, target_change=change, distance=objective, sigma=sigma,
                                 steps=steps, optimizer=optimizer, seed=seed, y=y)
     report = algorithm.manifold_report(result)

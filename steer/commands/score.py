@@ -64,7 +64,7 @@ def scores_report(gen: Generator, found: Directions, path: str, factors: list[st
                               batch_size, progress=True)
     record = {"directions": path, "method": found.method, "generator": found.generator, **scores.to_json()}
     alphas = torch.linspace(-max_step, max_step, 7)
-    frames = render(gen, found, alphas, 3, seed, batch_size)
-    return Report("scores.json", record, {"scores.png": lambda out: plot_grid(frames, found, alphas, out)},
+    frames, shown = render(gen, found, alphas, 3, seed, batch_size)
+    return Report("scores.json", record, {"scores.png": lambda out: plot_grid(frames, found, alphas, out, shown)},
                   score_table({found.method: scores}), media={"score/grid": "scores.png"}, job_type="score")
 

@@ -33,6 +33,7 @@ def steerability(
     attributes: list[Attribute] | None = None,
     walk: WalkFactory | None = None,
     edit: Edit | None = None,
+    classes: list[int] | None = None,
 ) -> Report:
     """How far a walk steers, over n latents and the edit's test α grid.
 
@@ -61,16 +62,20 @@ def steerability(
             edit), e.g. --walk DirectionWalk --walk.path reports/sefa/directions.pt --walk.index 0.
         edit: the edit the walk is measured against, e.g. --edit ShiftX --edit.max_shift 8; default: the
             checkpoint's.
+        classes: the class indices of a conditional generator to measure, used in turn; default: drawn uniformly
+            from all classes. A per-class walk (ClassLinearWalk) is also reported per class.
     """
     check_options(n, batch_size, fraction)
     gen, the_edit, the_walk, record = steered(checkpoint, generator, walk, edit)
+    classes = gen.check_classes(classes)
     the_walk.to(device)
     gen.to(device)
     factors = training_factors(record, gen, data, str(checkpoint))
     if factors is not None:
         check_data(gen, factors)
         check_attributes(attributes or ATTRIBUTES)
-    result = measure(gen, the_edit, the_walk, n=n, batch_size=batch_size, seed=seed, fraction=fraction)
+    result = measure(gen, the_edit, the_walk, n=n, batch_size=batch_size, seed=seed, fraction=fraction,
+                     classes=classes)
     measured = None if factors is None else measure_attributes(
         gen, the_edit, the_walk, factors, **({"names": attributes} if attributes else {}),
         n=n, batch_size=batch_size, seed=seed, fraction=fraction)

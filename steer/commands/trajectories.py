@@ -29,6 +29,7 @@ def trajectories(
     batch_size: int = 64,
     seed: int = 0,
     latents: int = 4,
+    classes: list[int] | None = None,
 ) -> Report:
     """Trajectories by inversion (Plumerault Algorithm 1): records for the factor regressor, with pictures.
 
@@ -50,15 +51,18 @@ def trajectories(
         batch_size: start latents optimised at once.
         seed: seed of the start latents.
         latents: start latents shown in the pictures.
+        classes: class indices of a conditional generator to start from, used in turn (start i has class
+            classes[i mod len(classes)]); default: drawn uniformly from all classes.
     """
     objective = algorithm.build_loss(loss, sigma)
     gen = generator_on(device, checkpoint, generator)
+    classes = gen.check_classes(classes)
     draw = rng(seed, "trajectories", "z0")
-    z0, y = gen.sample_latent(n, draw), gen.sample_class(n, draw)
+    z0, y = gen.sample_latent(n, draw), gen.sample_class(n, draw, classes)
     start = time.perf_counter()
     records = algorithm.trajectories(gen, edit, z0, ts, objective, steps=steps, lr=lr, y=y,
                                      batch_size=batch_size)
-    summary = {"seconds": time.perf_counter() - start, "seed": seed,
+    summary = {"seconds": time.perf_counter() - start, "seed": seed, "classes": classes,
                "made_by": {"checkpoint": checkpoint, "generator": generator}}
     report = algorithm.trajectories_report(gen, edit, records, summary, latents)
     report.generator = gen

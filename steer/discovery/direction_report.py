@@ -57,36 +57,41 @@ def pca_layer(generator: Generator, layer: str | None) -> str:
 
 
 def discover(method: str, generator: Generator, k: int, record: dict, layer: str | None = None, n: int = 5000,
-             batch_size: int = 250, seed: int = 0, progress: bool = True) -> Directions:
-    """The top ``k`` directions of ``generator`` by ``method`` ("sefa" or "pca"), as a direction record."""
+             batch_size: int = 250, seed: int = 0, progress: bool = True,
+             classes: list[int] | None = None) -> Directions:
+    """The top ``k`` directions of ``generator`` by ``method`` ("sefa" or "pca"), as a direction record
+    (``classes``: the classes of a conditional generator PCA's latents use; default all)."""
     if method == "sefa":
         directions, scores = sefa(generator, k)
         return Directions(directions, scores, method, record, score_name="eigenvalue")
     if method == "pca":
-        directions, scores = pca(generator, layer, k, n=n, batch_size=batch_size, seed=seed, progress=progress)
+        directions, scores = pca(generator, layer, k, n=n, batch_size=batch_size, seed=seed, progress=progress,
+                                 classes=classes)
         return Directions(directions, scores, method, record, score_name="explained variance ratio",
-                          params={"layer": layer, "n": n, "batch_size": batch_size, "seed": seed})
+                          params={"layer": layer, "n": n, "batch_size": batch_size, "seed": seed,
+                                  **({} if classes is None else {"classes": classes})})
     raise SteerError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
 
 
 @torch.no_grad()
 def render(generator: Generator, found: Directions, alphas: Tensor, latents: int, seed: int,
-           batch_size: int) -> Tensor:
-    """Images G(z_j + α u_k), shape (α, k, latent j, C, H, W), CPU, for ``latents`` seeded z_j."""
+           batch_size: int, classes: list[int] | None = None) -> tuple[Tensor, list[int] | None]:
+    """Images G(z_j + α u_k), shape (α, k, latent j, C, H, W), CPU, for ``latents`` seeded z_j, and the class of
+    each z_j (None: unconditional; ``classes``: those in turn, else drawn uniformly)."""
     device = next(generator.parameters(), torch.empty(0)).device
     draw = rng(seed, "directions", "pictures")
-    z, y = generator.sample_latent(latents, draw), generator.sample_class(latents, draw)
+    z, y = generator.sample_latent(latents, draw), generator.sample_class(latents, draw, classes)
     moved = z[None, None] + alphas[:, None, None, None] * found.directions[None, :, None]  # z + α u_k
     flat = moved.reshape(-1, generator.latent_dim)
     classes = None if y is None else y.repeat(len(flat) // latents)
     images = [generator(flat[i:i + batch_size].to(device),
                         None if classes is None else classes[i:i + batch_size].to(device)).cpu()
               for i in range(0, len(flat), batch_size)]
-    return torch.cat(images).reshape(*moved.shape[:3], *images[0].shape[1:])
+    return torch.cat(images).reshape(*moved.shape[:3], *images[0].shape[1:]), None if y is None else y.tolist()
 
 
-def plot_grid(frames: Tensor, found: Directions, alphas: Tensor, path: Path) -> Path:
-    """One row per direction; for each latent, its images from −max_step to +max_step."""
+def plot_grid(frames: Tensor, found: Directions, alphas: Tensor, path: Path, shown: list[int] | None = None) -> Path:
+    """One row per direction; for each latent (with its class, if any), its images from −max_step to +max_step."""
     steps, k, latents = frames.shape[:3]
     rows = [frames[:, i].transpose(0, 1).reshape(-1, *frames.shape[3:]) for i in range(k)]  # latent-major
     image = grid(rows)
@@ -100,25 +105,27 @@ def plot_grid(frames: Tensor, found: Directions, alphas: Tensor, path: Path) -> 
     ax.set_xticklabels([f"{a:+.2g}" for a in alphas.tolist()] * latents, fontsize=7)
     ax.set_yticks([cell_h * (i + 0.5) for i in range(k)])
     ax.set_yticklabels([f"u{i}  {s:.3g}" for i, s in enumerate(found.scores.tolist())], fontsize=8)
-    ax.set_xlabel(f"α (G(z + α u) for {latents} latents)")
+    of_class = "" if shown is None else f" of class {', '.join(map(str, shown))}"
+    ax.set_xlabel(f"α (G(z + α u) for {latents} latents{of_class})")
     ax.set_ylabel(f"direction, {found.score_name}")
     ax.set_title(f"{found.method}: top {k} directions")
     return save_figure(fig, path)
 
 
 def directions_report(generator: Generator, found: Directions, seconds: float, steps: int = 7,
-                      max_step: float = 3.0, latents: int = 3, seed: int = 0, batch_size: int = 250) -> Report:
+                      max_step: float = 3.0, latents: int = 3, seed: int = 0, batch_size: int = 250,
+                      classes: list[int] | None = None) -> Report:
     """directions.pt, directions.png, directions.gif and directions.json."""
     alphas = torch.linspace(-max_step, max_step, steps)
-    frames = render(generator, found, alphas, latents, seed, batch_size)
+    frames, shown = render(generator, found, alphas, latents, seed, batch_size, classes)
     summary = {
         "method": found.method, "k": len(found), "latent_dim": found.latent_dim, "seconds": seconds,
         "score_name": found.score_name, "scores": found.scores.tolist(), "generator": found.generator,
-        "params": found.params, "alphas": alphas.tolist(), "picture_seed": seed,
+        "params": found.params, "alphas": alphas.tolist(), "picture_seed": seed, "picture_classes": shown,
     }
     files = {
         "directions.pt": lambda path: save_directions(path, found),
-        "directions.png": lambda path: plot_grid(frames, found, alphas, path),
+        "directions.png": lambda path: plot_grid(frames, found, alphas, path, shown),
         "directions.gif": lambda path: save_gif([grid(list(frame)) for frame in frames], path),
     }
     table = (["direction", found.score_name], [[i, score] for i, score in enumerate(found.scores.tolist())])

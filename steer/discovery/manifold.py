@@ -312,7 +312,8 @@ def manifold(
     settings = {"generator": type(generator).__name__, "k": k, "target_change": target_change,
                 "distance": type(distance).__name__, "sigma": sigma, "alpha": alpha, "beta": beta,
                 "steps": steps, "optimizer": optimizer, "lr": opt.defaults["lr"],
-                "seed": seed, "mask": mask.as_text(), "mask_in": "fractions" if mask.fractions else "pixels"}
+                "seed": seed, "mask": mask.as_text(), "mask_in": "fractions" if mask.fractions else "pixels",
+                "class": None if y is None else int(y[0])}
     return Manifold(
         seed_latent=z_seed[0].detach().cpu(), latents=latents().detach().cpu(), seed_frame=seed_frame[0].cpu(),
         frames=frames.cpu(), region=mask.pixels(generator.resolution), targets=targets.cpu(),
@@ -341,7 +342,9 @@ def plot_frames(result: Manifold, path: Path) -> Path:
     for ax in axes[:, 0]:
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="lime", lw=1))
     axes[1, 0].set_ylabel("|Δ| to seed", fontsize=6)
-    fig.suptitle(f"mask {result.region} (pixels, x0,y0,x1,y1); mean change outside / inside = {result.ratio:.3f}",
+    of_class = "" if result.settings.get("class") is None else f"class {result.settings['class']}; "
+    fig.suptitle(f"{of_class}mask {result.region} (pixels, x0,y0,x1,y1); "
+                 f"mean change outside / inside = {result.ratio:.3f}",
                  fontsize=8, y=1.08)
     fig.subplots_adjust(hspace=0.05, wspace=0.05)
     return save_figure(fig, path)

@@ -78,6 +78,7 @@ def pca(
     iterations: int = 3,
     oversample: int = 10,
     progress: bool = True,
+    classes: list[int] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The top ``k`` GANSpace directions of ``generator`` at ``layer`` and their explained variance ratios.
 
@@ -86,7 +87,8 @@ def pca(
     component's share of the total feature variance. ``iterations`` subspace
     iterations (one pass over the n latents each, plus a final pass) on a
     block of k + ``oversample`` vectors. Signs are fixed so that each
-    direction's largest-magnitude coordinate is positive. CPU tensors.
+    direction's largest-magnitude coordinate is positive. CPU tensors. ``classes``: the classes of a
+    conditional generator the latents use, in turn (default: drawn uniformly).
     """
     d = generator.latent_dim
     if not 1 <= k <= d:
@@ -99,7 +101,7 @@ def pca(
     device = next(generator.parameters(), torch.empty(0)).device
     draw = rng(seed, "pca", "latents")
     z = generator.sample_latent(n, draw)
-    y = generator.sample_class(n, draw)
+    y = generator.sample_class(n, draw, generator.check_classes(classes))
     size = _features(generator, layer, z[:1], None if y is None else y[:1], device).shape[1]  # D; checks the layer
     if size < k:
         raise SteerError(f"layer {layer!r} has only {size} features; ask for k ≤ {size} directions.")

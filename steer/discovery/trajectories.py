@@ -107,14 +107,18 @@ def trajectories(generator: Generator, edit: Edit, z0: Tensor, ts: Sequence[floa
                 target, mask = edit(source, alpha)
                 z, final = invert(generator, z, target, mask, loss, cls, steps, lr)  # warm start from the last z
                 for key, value in (("z0", start), ("z_t", z), ("t", alpha[:, 0]), ("loss", final),
-                                   ("start", torch.arange(begin, begin + len(start), device=device))):
-                    rows[key].append(value.detach().cpu())
+                                   ("start", torch.arange(begin, begin + len(start), device=device)), ("y", cls)):
+                    if value is not None:
+                        rows.setdefault(key, []).append(value.detach().cpu())
                 bar.update()
     bar.close()
     rows["delta"] = [factor_change(edit, torch.cat(rows["t"]))]
     settings = {"edit": describe(edit), "loss": describe(loss), "generator": type(generator).__name__,
                 "ts": [float(t) for t in torch.as_tensor(ts).flatten()], "steps": steps, "lr": lr, "n": len(z0)}
-    return Records(*(torch.cat(rows[k]) for k in RECORD_TENSORS), settings=settings)
+    if y is not None:
+        settings["classes"] = sorted(set(y.tolist()))
+    return Records(*(torch.cat(rows[k]) for k in RECORD_TENSORS), settings=settings,
+                   y=torch.cat(rows["y"]) if "y" in rows else None)
 
 
 def describe(obj: object) -> dict:
@@ -143,14 +147,17 @@ def mean_loss_per_t(records: Records) -> tuple[list[float], list[float]]:
 
 
 @torch.no_grad()
-def strips(generator: Generator, edit: Edit, records: Records, latents: int = 4) -> tuple[list[float], Tensor, Tensor]:
-    """(t with the identity, targets, inversions) for the first ``latents`` starts; images (T, K, C, H, W).
+def strips(generator: Generator, edit: Edit, records: Records,
+           latents: int = 4) -> tuple[list[float], Tensor, Tensor, list[int] | None]:
+    """(t with the identity, targets, inversions, classes) for the first ``latents`` starts; images (T, K, C, H, W).
 
-    Targets are masked (undefined pixels black); at the identity both are G(z0).
+    A conditional generator makes each start's images with the start's class (``records.y``). Targets are masked (undefined pixels black); at the identity both are G(z0).
     """
     device = next(generator.parameters(), records.z0).device
     chosen = records.start.unique()[:latents]
-    sources = generator(torch.stack([records.z0[records.start == i][0] for i in chosen]).to(device))
+    first = torch.stack([(records.start == i).nonzero()[0, 0] for i in chosen])  # a record of each start
+    classes = None if records.y is None else records.y[first].to(device)
+    sources = generator(records.z0[first].to(device), classes)
     ts = sorted(records.t.unique().tolist() + [float(edit.identity[0])])
     targets, inverted = [], []
     for t in ts:
@@ -162,12 +169,13 @@ def strips(generator: Generator, edit: Edit, records: Records, latents: int = 4)
         rows = rows[records.start[rows].argsort()]
         target, mask = edit(sources, records.t[rows, None].to(device))
         targets.append(torch.where(mask > 0, target, -torch.ones_like(target)))
-        inverted.append(generator(records.z_t[rows].to(device)))
-    return ts, torch.stack(targets).cpu(), torch.stack(inverted).cpu()
+        inverted.append(generator(records.z_t[rows].to(device), classes))
+    return ts, torch.stack(targets).cpu(), torch.stack(inverted).cpu(), None if classes is None else classes.tolist()
 
 
-def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, loss_name: str, path: Path) -> Path:
-    """Rows: target and inversion per start latent; columns: t."""
+def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, loss_name: str, path: Path,
+                classes: list[int] | None = None) -> Path:
+    """Rows: target and inversion per start latent (with its class, if any); columns: t."""
     from steer.media import grid, pil
     from steer.reports.folder import plt, save_figure
 
@@ -179,7 +187,8 @@ def plot_strips(ts: list[float], targets: Tensor, inverted: Tensor, edit: Edit, 
     ax.set_xticks([cell * (i + 0.5) for i in range(len(ts))])
     ax.set_xticklabels([edit.describe(torch.tensor([t])) for t in ts], rotation=45, fontsize=8)
     ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
-    ax.set_yticklabels(["target", "inversion"] * targets.shape[1], fontsize=8)
+    starts = [""] * targets.shape[1] if classes is None else [f" (class {c})" for c in classes]
+    ax.set_yticklabels([f"{row}{start}" for start in starts for row in ("target", "inversion")], fontsize=8)
     ax.set_title(f"{edit.name}: T_t(G(z0)) and G(z_t), Algorithm 1 with the {loss_name} loss", fontsize=9)
     return save_figure(fig, path)
 
@@ -190,11 +199,11 @@ def trajectories_report(generator: Generator, edit: Edit, records: Records, summ
 
     ts, mean_loss = mean_loss_per_t(records)
     summary = {"ts": ts, "mean_loss": mean_loss, **summary, "settings": records.settings}
-    columns, targets, inverted = strips(generator, edit, records, latents)
+    columns, targets, inverted, shown = strips(generator, edit, records, latents)
     loss_name = records.settings["loss"]["class_path"].split(".")[-1]
     files = {
         "records.pt": lambda path: save_records(records, path),
-        "trajectories.png": lambda path: plot_strips(columns, targets, inverted, edit, loss_name, path),
+        "trajectories.png": lambda path: plot_strips(columns, targets, inverted, edit, loss_name, path, shown),
         "trajectories.gif": lambda path: save_gif([grid([targets[i], inverted[i]]) for i in range(len(columns))], path),
     }
     table = (["t", f"mean_final_{loss_name}_loss"], [[t, loss] for t, loss in zip(ts, mean_loss)])

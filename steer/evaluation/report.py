@@ -83,7 +83,8 @@ def plot_walk_grid(result: Steerability, path: Path) -> Path:
     ax.set_xticklabels([result.edit.describe(a) for a in result.alphas], rotation=45, fontsize=8)
     row_h = image.shape[1] / len(rows)
     ax.set_yticks([row_h * (i + 0.5) for i in range(len(rows))])
-    ax.set_yticklabels(["walk", "target"] * frames.shape[1], fontsize=8)
+    of_class = [""] * frames.shape[1] if result.frame_classes is None else [f" (class {c})" for c in result.frame_classes]
+    ax.set_yticklabels([f"{row}{c}" for c in of_class for row in ("walk", "target")], fontsize=8)
     ax.set_title(f"{result.edit.name}: G(walk(z, α)) and edit(G(z), α)")
     return save_figure(fig, path)
 
@@ -125,6 +126,8 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
     media = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
     lines = [f"limit (the walk follows within {1 - result.fraction:.0%}): {limit_label(metrics['limit'])}"]
+    lines += [f"  class {c} ({part['n_latents']} latents): {limit_label(part['limit'])}"
+              for c, part in metrics.get("per_class", {}).items()]
     if attributes is not None:
         files["attributes.png"] = lambda path: plot_attributes(attributes, path)
         media["steerability/attributes"] = "attributes.png"
@@ -134,11 +137,16 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
 
 
 def alpha_table(result: Steerability) -> Table:
-    """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers)."""
+    """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers); for a
+    per-class walk, then each class's walk error and achieved α."""
     names = [""] if result.edit.sliders == 1 else [f"_{n}" for n in result.edit.slider_names]
     columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved_alpha{n}" for n in names]
-    rows = [[*map(float, a), float(w), float(b), *map(float, c)]
-            for a, w, b, c in zip(result.alphas, result.walk_error, result.baseline_error, result.achieved)]
+    parts = [(f"_class{c}", v.walk_error, v.achieved) for c, v in result.per_class.items()]
+    for part, _, _ in parts:
+        columns += [f"walk_error{part}"] + [f"achieved_alpha{n}{part}" for n in names]
+    rows = [[*map(float, result.alphas[i]), float(result.walk_error[i]), float(result.baseline_error[i]),
+             *map(float, result.achieved[i]), *(x for _, w, c in parts for x in (float(w[i]), *map(float, c[i])))]
+            for i in range(len(result.alphas))]
     return columns, rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -13,7 +14,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.objective import steer_grid
-from steer.steerability_metric import SteerabilityMetric
+from steer.steerability_metric import SteerabilityMetric, SteerabilityValues
 from steer.walks import Walk
 
 
@@ -30,14 +31,18 @@ class Steerability:
     frames: Tensor = field(repr=False)  # (A, K, C, H, W)
     targets: Tensor = field(repr=False)  # (A, K, C, H, W), masked
     n: int = 0
+    classes: list[int] | None = None  # the classes asked for (None: all, drawn uniformly)
+    frame_classes: list[int] | None = None  # (K,) the class of each latent in the pictures
+    per_class: dict[int, SteerabilityValues] = field(default_factory=dict)  # a per-class walk's values by class
 
-    def limits(self) -> dict:
-        """Largest requested α on each side of the identity up to which the walk follows."""
-        return follow_limits(self.edit, self.alphas, self.achieved, self.fraction)
+    def limits(self, values: SteerabilityValues | None = None) -> dict:
+        """Largest requested α on each side of the identity up to which the walk follows (over ``values``' α)."""
+        return follow_limits(self.edit, self.alphas, self.achieved if values is None else values.achieved,
+                             self.fraction)
 
     def to_json(self) -> dict:
         flat = (lambda t: t[:, 0].tolist()) if self.edit.sliders == 1 else (lambda t: t.tolist())
-        return {
+        out = {
             "edit": repr(self.edit),
             "alphas": flat(self.alphas),
             "walk_error": self.walk_error.tolist(),
@@ -46,7 +51,13 @@ class Steerability:
             "limit": self.limits(),
             "limit_fraction": self.fraction,
             "n_latents": self.n,
+            "classes": self.classes,
         }
+        if self.per_class:
+            out["per_class"] = {str(c): {"walk_error": v.walk_error.tolist(), "baseline_error": v.baseline_error.tolist(),
+                                         "achieved_alpha": flat(v.achieved), "limit": self.limits(v), "n_latents": v.n}
+                                for c, v in self.per_class.items()}
+        return out
 
 
 def axes(edit: Edit, alphas: Tensor) -> dict[str, list[int]]:
@@ -106,8 +117,14 @@ def measure(
     registration_points: int = 41,
     keep: int = 6,
     progress: bool = True,
+    classes: list[int] | None = None,
 ) -> Steerability:
     """Errors and achieved α over ``n`` seeded latents at every α of the grid.
+
+    ``classes``: the classes of a conditional generator to use, in turn
+    (default: drawn uniformly). A per-class walk (``walk.per_class``, e.g.
+    ClassLinearWalk) is also measured per class: one metric per class seen,
+    whose summed states give the overall values.
 
     walk_error(α)     = E_z L2_m(G(walk(z, α)), edit(G(z), α))
     baseline_error(α) = E_z L2_m(G(z), edit(G(z), α))
@@ -118,17 +135,37 @@ def measure(
     check_options(n, batch_size, fraction)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
     device = next(generator.parameters(), torch.empty(0)).device
+    classes = generator.check_classes(classes)
     metric = SteerabilityMetric(edit, alphas, registration_points).to(device)
+    by_class: dict[int, SteerabilityMetric] = {}
     grid_alphas = alphas.to(device)  # every α is moved to the device once
-    frames, targets = [], []  # of the first batch, for pictures
-    for z, y in tqdm(evaluation_latents(generator.sample, n, batch_size, seed), desc="evaluating", unit="batch",
+    frames, targets, shown = [], [], None  # of the first batch, for pictures
+
+    def sample(count: int, draw: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        return generator.sample(count, draw, classes=classes)
+
+    for z, y in tqdm(evaluation_latents(sample, n, batch_size, seed), desc="evaluating", unit="batch",
                      total=-(-n // batch_size), disable=not progress):
         z, y = z.to(device), (y.to(device) if y is not None else None)
+        shown = shown if shown is not None or y is None else y[:keep].tolist()
+        split = walk.per_class and y is not None
         for a, pair in enumerate(steer_grid(generator, edit, walk, z, grid_alphas, y)):
-            metric.update(pair.walked, pair.target, pair.mask, pair.source, a)
+            if split:
+                for c in y.unique().tolist():
+                    if c not in by_class:
+                        by_class[c] = SteerabilityMetric(edit, alphas, registration_points).to(device)
+                    rows = y == c
+                    by_class[c].update(*(t[rows] if len(t) == len(y) else t for t in pair), a)
+            else:
+                metric.update(pair.walked, pair.target, pair.mask, pair.source, a)
             if len(frames) < len(alphas):
                 frames.append(pair.walked[:keep].cpu())
                 targets.append((pair.target * pair.mask)[:keep].cpu())
-    values = metric.compute()
+    for part in by_class.values():
+        metric.merge_state(part)  # sums of every class: the overall values
+    with warnings.catch_warnings():  # split: the overall metric holds the classes' merged sums, not updates of its own
+        warnings.filterwarnings("ignore", "The ``compute`` method of metric", UserWarning)
+        values = metric.compute()
     return Steerability(edit, alphas, values.walk_error, values.baseline_error, values.achieved, fraction,
-                        torch.stack(frames), torch.stack(targets), n)
+                        torch.stack(frames), torch.stack(targets), n, classes, shown,
+                        {c: by_class[c].compute() for c in sorted(by_class)})

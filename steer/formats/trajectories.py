@@ -26,7 +26,8 @@ class Records:
     T_t(G(z0)), ``t`` (R,) the edit strength in the edit's units, ``delta`` (R,)
     the factor change the regressor fits (t − identity, or ln(t / identity) for
     a multiplicative edit such as Zoom), ``loss`` (R,) the final inversion loss,
-    ``start`` (R,) the index of z0 among the starts; ``settings`` says what made them.
+    ``start`` (R,) the index of z0 among the starts; ``settings`` says what made them;
+    ``y`` (R,) the class of each start, for a class-conditional generator (else None).
     """
 
     z0: Tensor
@@ -36,13 +37,15 @@ class Records:
     loss: Tensor
     start: Tensor
     settings: dict = field(default_factory=dict)
+    y: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.t)
 
     def select(self, keep: Tensor) -> Records:
         """The records where ``keep`` (a bool mask or indices) selects them."""
-        return Records(*(getattr(self, k)[keep] for k in RECORD_TENSORS), settings=self.settings)
+        return Records(*(getattr(self, k)[keep] for k in RECORD_TENSORS), settings=self.settings,
+                       y=None if self.y is None else self.y[keep])
 
     def best(self, fraction: float = 0.9) -> Records:
         """The ``fraction`` of records with the lowest inversion loss (drops the worst decile by default)."""
@@ -54,7 +57,8 @@ class Records:
 
 def save_records(records: Records, path: Path) -> Path:
     """The records as plain tensors and a settings dict, written atomically (loadable with weights_only)."""
-    return checkpoint.save({**{k: getattr(records, k).cpu() for k in RECORD_TENSORS},
+    classes = {} if records.y is None else {"y": records.y.cpu()}
+    return checkpoint.save({**{k: getattr(records, k).cpu() for k in RECORD_TENSORS}, **classes,
                             "settings": records.settings}, path)
 
 
@@ -65,7 +69,9 @@ def load_records(path: Path) -> Records:
     if missing:
         raise SteerError(f"{path} is not a trajectory records file (no {', '.join(missing)}); "
                          "give the records.pt written by `steer discover trajectories`.")
-    rows = {len(data[k]) for k in RECORD_TENSORS}
+    y = data.get("y")
+    rows = {len(data[k]) for k in RECORD_TENSORS} | ({len(y)} if torch.is_tensor(y) else set())
     if len(rows) != 1 or data["z0"].shape != data["z_t"].shape or data["z0"].dim() != 2 or rows == {0}:
         raise SteerError(f"{path} holds inconsistent or empty records (row counts {sorted(rows)}); use another copy.")
-    return Records(*(data[k] for k in RECORD_TENSORS), settings=data.get("settings", {}))
+    return Records(*(data[k] for k in RECORD_TENSORS), settings=data.get("settings", {}),
+                   y=y if torch.is_tensor(y) else None)

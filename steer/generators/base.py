@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -87,17 +88,37 @@ class Generator(nn.Module):
         u = torch.rand(n, self.latent_dim, generator=generator, dtype=torch.float64)
         return torch.special.ndtri(lo + u * (1 - 2 * lo)).float()
 
-    def sample_class(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
-        """``n`` class indices (uniform), or None for an unconditional generator."""
+    def check_classes(self, classes: Sequence[int] | None) -> list[int] | None:
+        """``classes`` (class indices to use; None: all, drawn uniformly) checked against the generator's classes."""
+        if classes is None:
+            return None
+        owner = type(self).__name__
+        if self.num_classes is None:
+            raise SteerError(f"--classes {list(classes)} was given, but {owner} is unconditional (it has no "
+                             "classes); leave --classes out.")
+        bad = [c for c in classes if not 0 <= c < self.num_classes]
+        if bad or not classes:
+            raise SteerError(f"--classes {list(classes)}: {owner} has the classes 0..{self.num_classes - 1}; "
+                             "give indices among them, e.g. [0, 1], or leave --classes out for all of them.")
+        return [int(c) for c in classes]
+
+    def sample_class(self, n: int, generator: torch.Generator | None = None,
+                     classes: Sequence[int] | None = None) -> Tensor | None:
+        """``n`` class indices, or None for an unconditional generator: uniform over all classes, or, with
+        ``classes``, those indices in turn (c_0, c_1, …, c_0, …) so that each one is used."""
         if self.num_classes is None:
             return None
+        if classes is not None:
+            return torch.as_tensor(list(classes), dtype=torch.long)[torch.arange(n) % len(classes)]
         return torch.randint(self.num_classes, (n,), generator=generator)
 
     def sample(
-        self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None,
+        classes: Sequence[int] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """``n`` latents and classes (None if unconditional), drawn in that order from ``generator``, on ``device``."""
-        z, y = self.sample_latent(n, generator), self.sample_class(n, generator)
+        """``n`` latents and classes (None if unconditional; ``classes``: see :meth:`sample_class`), drawn in that
+        order from ``generator``, on ``device``."""
+        z, y = self.sample_latent(n, generator), self.sample_class(n, generator, classes)
         return z.to(device), (y.to(device) if y is not None else None)
 
     # -- synthesis ----------------------------------------------------------
