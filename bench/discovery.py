@@ -75,7 +75,7 @@ MODELS = {
     "vae_beta1": "checkpoints/sprites/vae_beta1.ckpt",
     "vae_beta4": "checkpoints/sprites/vae_beta4.ckpt",
 }
-PCA_LAYER = {"DCGAN": "2", "VAEDecoder": "1"}  # the first ReLU after the first projection
+PCA_LAYER = {"DCGAN": "main.2", "VAEDecoder": "main.1"}  # the first ReLU after the first projection
 FACTORS = ("x", "y", "area")
 
 

@@ -117,7 +117,7 @@ def test_tiny_vae_trains_through_train_py_and_its_checkpoint_loads_as_a_frozen_s
     directions, _ = sefa(decoder, 2)
     assert directions.shape == (2, 4)
     z = decoder.sample_latent(3, rng(0, "test-z"))
-    assert decoder.features(z, "1").shape == (3, 16) and decoder.features(z, "6").shape == (3, 4, 8, 8)
+    assert decoder.features(z, "main.1").shape == (3, 16) and decoder.features(z, "main.6").shape == (3, 4, 8, 8)
     images = decoder(z)
     assert images.shape == (3, 3, 16, 16) and images.min() >= -1 and images.max() <= 1
 
@@ -127,7 +127,7 @@ def test_tiny_vae_trains_through_train_py_and_its_checkpoint_loads_as_a_frozen_s
     (lambda: VAEDecoder(latent_dim=0, resolution=8), "latent_dim and resolution must be positive"),
     (lambda: VAEDecoder(latent_dim=2, resolution=24), "resolution must be a power of two ≥ 8"),
     (lambda: VAEDecoder(latent_dim=2, resolution=4), "resolution must be a power of two ≥ 8"),
-    (lambda: VAEDecoder(latent_dim=2, resolution=8).features(torch.zeros(1, 2), "99"), "layer must be an index"),
+    (lambda: VAEDecoder(latent_dim=2, resolution=8).features(torch.zeros(1, 2), "99"), "VAEDecoder has no layer '99'; layers are module paths"),
     (lambda: BetaVAE(VAEDecoder(latent_dim=2, resolution=16)).terms(white_sprites(2, size=8), rng(0)),
      "the data's images have shape (2, 3, 8, 8), but the VAE is built for (N, 3, 16, 16)"),
 ], ids=["negative-beta", "zero-latent-dim", "resolution-24", "resolution-4", "unknown-layer", "data-size-mismatch"])

@@ -62,6 +62,21 @@ def upfir2d(x: Tensor, kernel: Tensor, up: int = 1, pad: tuple[int, int] = (0, 0
     return F.conv2d(x, k, groups=c)
 
 
+def w_lift(latent_space: str, style_dim: int, listed: int, latent_dim: int) -> Tensor | None:
+    """L with latent = L w for a StyleGAN latent that holds w (PCA on w, ``Generator.latent_lift``); None in z.
+
+    w: L = I. W+: I on each of the ``listed`` row blocks, then a zero block for
+    the w of the other rows when the latent has one (as SeFa's W+ directions).
+    """
+    if latent_space == "z":
+        return None
+    eye = torch.eye(style_dim)
+    if latent_space == "w":
+        return eye
+    base = [torch.zeros_like(eye)] if latent_dim > listed * style_dim else []
+    return torch.cat([eye] * listed + base)
+
+
 # -- layers (names match rosinality/stylegan2-pytorch) ------------------------------------
 class PixelNorm(nn.Module):
     """z / √(mean_i z_i² + 1e-8)."""
@@ -427,18 +442,10 @@ class StyleGAN2(Generator):
     default_layer = "net.style"  # the mapping z → w: PCA on w, as GANSpace does for StyleGAN
 
     def latent_lift(self, layer: str) -> Tensor | None:
-        """In w and W+ the latent holds w = mapping(z) (``net.style``), so components in w are directions as they are.
-
-        w: L = I. W+: L writes w on every listed block and leaves the block of
-        the other rows at zero (as SeFa's W+ directions); f = L⁺ latent reads w back.
-        """
-        if layer != self.default_layer or self.latent_space == "z":
-            return None
-        eye = torch.eye(self.style_dim, device=self.latent_avg.device)
-        if self.latent_space == "w":
-            return eye
-        base = [torch.zeros_like(eye)] if self.latent_dim > len(self.layers) * self.style_dim else []
-        return torch.cat([eye] * len(self.layers) + base)
+        """In w and W+ the latent holds w = mapping(z) (``net.style``), so components in w are directions as they
+        are (:func:`w_lift`); f = L⁺ latent reads w back."""
+        lift = w_lift(self.latent_space, self.style_dim, len(self.layers), self.latent_dim)
+        return None if layer != self.default_layer or lift is None else lift.to(self.latent_avg.device)
 
     # -- SeFa -------------------------------------------------------------------------
     def first_projection(self) -> Tensor:
