@@ -105,7 +105,7 @@ def plot_grid(frames: Tensor, found: Directions, alphas: Tensor, path: Path, sho
     ax.set_xticklabels([f"{a:+.2g}" for a in alphas.tolist()] * latents, fontsize=7)
     ax.set_yticks([cell_h * (i + 0.5) for i in range(k)])
     ax.set_yticklabels([f"u{i}  {s:.3g}" for i, s in enumerate(found.scores.tolist())], fontsize=8)
-    of_class = "" if shown is None else f" of class {', '.join(map(str, shown))}"
+    of_class = "" if shown is None else f" of class{'es' * (len(shown) > 1)} {', '.join(map(str, shown))}"
     ax.set_xlabel(f"α (G(z + α u) for {latents} latents{of_class})")
     ax.set_ylabel(f"direction, {found.score_name}")
     ax.set_title(f"{found.method}: top {k} directions")
