@@ -138,3 +138,20 @@ def test_a_required_option_left_out_is_named(tmp_path, capsys):
 
 def test_an_unconditional_generator_samples_no_classes():
     assert DCGAN(latent_dim=4, resolution=8, width=2).sample_class(3, classes=None) is None
+
+
+def test_a_per_class_report_prints_the_first_classes_and_keeps_all_in_its_record(monkeypatch):
+    from steer.edits import ShiftX
+    from steer.evaluation import report
+    from steer.evaluation.steerability import measure
+    from steer.walks import ClassLinearWalk
+
+    torch.manual_seed(0)
+    result = measure(ConditionalCustom(), ShiftX(max_shift=2), ClassLinearWalk(6, 1, 3), n=6, batch_size=6,
+                     progress=False)
+    monkeypatch.setattr(report, "CLASSES_SHOWN", 1)
+    made = report.steerability_report(result)
+    assert set(made.record["per_class"]) == {"0", "1", "2"}
+    assert len(made.lines) == 3 and made.lines[1].startswith("  class 0 (2 latents): −: ")
+    assert made.lines[2] == "  … 3 classes in all: per_class in metrics.json"
+    assert [c for c in made.table[0] if "class" in c] == ["walk_error_class0", "achieved_alpha_class0"]

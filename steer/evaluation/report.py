@@ -18,6 +18,7 @@ from steer.reports.report import Report, Table  # noqa: E402
 from steer.reports.wandb import Curve  # noqa: E402
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
+CLASSES_SHOWN = 10  # classes of a per-class walk in the printed table and lines; metrics.json holds them all
 
 
 def limit_label(limits: dict) -> str:
@@ -126,8 +127,11 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
     media = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
     lines = [f"limit (the walk follows within {1 - result.fraction:.0%}): {limit_label(metrics['limit'])}"]
+    per_class = list(metrics.get("per_class", {}).items())
     lines += [f"  class {c} ({part['n_latents']} latents): {limit_label(part['limit'])}"
-              for c, part in metrics.get("per_class", {}).items()]
+              for c, part in per_class[:CLASSES_SHOWN]]
+    if len(per_class) > CLASSES_SHOWN:
+        lines.append(f"  … {len(per_class)} classes in all: per_class in metrics.json")
     if attributes is not None:
         files["attributes.png"] = lambda path: plot_attributes(attributes, path)
         media["steerability/attributes"] = "attributes.png"
@@ -138,10 +142,10 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
 
 def alpha_table(result: Steerability) -> Table:
     """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers); for a
-    per-class walk, then each class's walk error and achieved α."""
+    per-class walk, then each class's walk error and achieved α (the first ``CLASSES_SHOWN`` classes)."""
     names = [""] if result.edit.sliders == 1 else [f"_{n}" for n in result.edit.slider_names]
     columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved_alpha{n}" for n in names]
-    parts = [(f"_class{c}", v.walk_error, v.achieved) for c, v in result.per_class.items()]
+    parts = [(f"_class{c}", v.walk_error, v.achieved) for c, v in list(result.per_class.items())[:CLASSES_SHOWN]]
     for part, _, _ in parts:
         columns += [f"walk_error{part}"] + [f"achieved_alpha{n}{part}" for n in names]
     rows = [[*map(float, result.alphas[i]), float(result.walk_error[i]), float(result.baseline_error[i]),
