@@ -63,3 +63,32 @@ class ConditionalDCGAN(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         return self.main(torch.cat([z, y[:, :, None, None]], dim=1))
+
+
+class ConditionalDCGAN128(nn.Module):
+    """A third-party conditional DCGAN as found in public repositories, 128 px: the label goes through an
+    embedding and joins z as extra channels; ``forward(noise, labels)`` with noise (N, nz, 1, 1) and labels (N,)
+    class indices → (N, nc, 128, 128), tanh. With ``ngf=64`` (the usual width) its weights take 52 MB; tests use a
+    narrower one of the same shape."""
+
+    def __init__(self, nz: int = 100, num_classes: int = 10, ngf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.label_emb = nn.Embedding(num_classes, num_classes)
+
+        def up(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz + num_classes, ngf * 16, 4, 1, 0, bias=False),  # 4×4
+            nn.BatchNorm2d(ngf * 16),
+            nn.ReLU(True),
+            *up(ngf * 16, ngf * 8),  # 8×8
+            *up(ngf * 8, ngf * 4),  # 16×16
+            *up(ngf * 4, ngf * 2),  # 32×32
+            *up(ngf * 2, ngf),  # 64×64
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),  # 128×128
+            nn.Tanh(),
+        )
+
+    def forward(self, noise: Tensor, labels: Tensor) -> Tensor:
+        return self.main(torch.cat([noise, self.label_emb(labels)[:, :, None, None]], dim=1))
