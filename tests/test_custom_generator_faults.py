@@ -16,8 +16,8 @@ from steer.cli.lightning import SteerCLI
 from steer.config import build
 from steer.errors import SteerError
 from steer.generators import CustomGenerator, Generator
-from tests.support.steer_run import steer_fails
 from tests.support.scripts import ROOT
+from tests.support.steer_run import steer_fails
 
 MODEL = "tests.support.user_models.ConditionalDCGAN128"
 BUILT_WITH = {"nz": 100, "num_classes": 10, "ngf": 2}  # what the user's model was built (and trained) with
