@@ -133,7 +133,7 @@ def test_a_file_made_for_another_latent_size_names_both_sizes(tmp_path, write, m
 
 def test_files_that_are_not_what_they_look_like_are_refused_in_one_line(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.ones(3))
-    with pytest.raises(SteerError, match=r"NumPy archive with weights; a GANSpace components file holds lat_comp"):
+    with pytest.raises(SteerError, match=r"NumPy archive of weights; a file of GANSpace components holds lat_comp"):
         load_directions(tmp_path / "other.npz")
     with open(tmp_path / "cube.npy", "wb") as f:
         np.save(f, np.ones((2, 3, 4), np.float32))
@@ -149,5 +149,5 @@ def test_files_that_are_not_what_they_look_like_are_refused_in_one_line(tmp_path
     with pytest.raises(SteerError, match="cannot be read|not a PyTorch file"):
         load_directions(tmp_path / "cut.npz")
     torch.save({"ckpt": "g.pt", "eigvec": torch.ones(3)}, tmp_path / "factor.pt")
-    with pytest.raises(SteerError, match=r"eigvec is \(3,\); a rosinality closed_form_factorization factor file holds"):
+    with pytest.raises(SteerError, match=r"eigvec is \(3,\); a rosinality closed_form_factorization factor is a float matrix"):
         load_directions(tmp_path / "factor.pt")

@@ -119,7 +119,7 @@ def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions
     if latent_dim is not None and d.latent_dim != latent_dim:
         if "imported_from" in d.params:
             raise SteerError(
-                f"{path} is {peer.describe(d.params)}: its directions have {d.latent_dim} coordinates, but the "
+                f"{path} holds {peer.describe(d.params)}: its directions have {d.latent_dim} coordinates, but the "
                 f"generator's latent_dim is {latent_dim}; give the generator (and latent space, e.g. StyleGAN2's "
                 f"latent_space: w) the file was made on."
             )

@@ -32,8 +32,8 @@ from steer.errors import SteerError
 
 NPY_MAGIC = b"\x93NUMPY"
 GANSPACE = "GANSpace components"
-INTERFACEGAN = "InterFaceGAN boundary"
-ROSINALITY = "rosinality closed_form_factorization factor"
+INTERFACEGAN = "an InterFaceGAN boundary"
+ROSINALITY = "a rosinality closed_form_factorization factor"
 
 
 def numpy_kind(path: PathLike) -> str | None:
@@ -76,7 +76,7 @@ def read_numpy(path: PathLike, kind: str) -> dict:
 
 def _interfacegan(boundary: np.ndarray, path: PathLike) -> dict:
     if boundary.dtype.kind not in "fiu" or boundary.ndim not in (1, 2) or boundary.size == 0:
-        raise SteerError(f"{path} holds a {boundary.dtype} array of shape {boundary.shape}; an {INTERFACEGAN} is a "
+        raise SteerError(f"{path} holds a {boundary.dtype} array of shape {boundary.shape}; {INTERFACEGAN} is a "
                          "float array of shape (1, latent_dim) (or (k, latent_dim) for k boundaries).")
     rows = boundary.reshape(1, -1) if boundary.ndim == 1 else boundary
     return _fields(rows, np.ones(len(rows)), "interfacegan", "boundary", path, INTERFACEGAN,
@@ -85,13 +85,13 @@ def _interfacegan(boundary: np.ndarray, path: PathLike) -> dict:
 
 def _ganspace(arrays: dict[str, np.ndarray], path: PathLike) -> dict:
     if "lat_comp" not in arrays:
-        raise SteerError(f"{path} is a NumPy archive with {', '.join(sorted(arrays)) or 'no arrays'}; a {GANSPACE} "
-                         "file holds lat_comp (and var_ratio, lat_stdev). Give the .npz GANSpace's decomposition "
+        raise SteerError(f"{path} is a NumPy archive of {', '.join(sorted(arrays)) or 'no arrays'}; a file of "
+                         f"{GANSPACE} holds lat_comp (and var_ratio, lat_stdev). Give the .npz GANSpace's decomposition "
                          "wrote, or a steer direction file.")
     comp = arrays["lat_comp"]
     if comp.dtype.kind != "f" or comp.ndim < 2 or comp.size == 0:
-        raise SteerError(f"{path}: lat_comp is a {comp.dtype} array of shape {comp.shape}; a {GANSPACE} file holds "
-                         "float directions of shape (k, 1, latent_dim) or (k, latent_dim).")
+        raise SteerError(f"{path}: lat_comp is a {comp.dtype} array of shape {comp.shape}; a file of {GANSPACE} "
+                         "holds float directions of shape (k, 1, latent_dim) or (k, latent_dim).")
     k = len(comp)
     ratio = arrays.get("var_ratio")
     scores = ratio.reshape(-1) if ratio is not None and ratio.size == k else np.ones(k)
@@ -108,8 +108,8 @@ def read_torch(obj: Any, path: PathLike) -> dict | None:
     eigvec = obj["eigvec"]
     if not isinstance(eigvec, torch.Tensor) or eigvec.dim() != 2 or not eigvec.is_floating_point():
         shape = tuple(eigvec.shape) if isinstance(eigvec, torch.Tensor) else type(eigvec).__name__
-        raise SteerError(f"{path}: eigvec is {shape}; a {ROSINALITY} file holds a float matrix (latent_dim, k) "
-                         "with one direction per column.")
+        raise SteerError(f"{path}: eigvec is {shape}; {ROSINALITY} is a float matrix (latent_dim, k) with one "
+                         "direction per column.")
     k = eigvec.shape[1]
     ckpt = obj.get("ckpt")
     return _fields(eigvec.T.float().numpy(), np.arange(k, 0, -1), "sefa", "rank (largest singular value first)",
@@ -117,10 +117,10 @@ def read_torch(obj: Any, path: PathLike) -> dict | None:
 
 
 def describe(params: dict) -> str:
-    """Where imported directions came from, e.g. ``a GANSpace components file (lat_comp of shape (20, 1, 512))``."""
+    """What imported directions are, e.g. ``GANSpace components (lat_comp of shape (20, 1, 512))``."""
     what, shape = params.get("format"), tuple(params.get("shape", ()))
     field = {GANSPACE: "lat_comp", ROSINALITY: "eigvec"}.get(what, "array")
-    return f"a file of {what} ({field} of shape {shape})"
+    return f"{what} ({field} of shape {shape})"
 
 
 def is_numpy_file(path: PathLike) -> bool:
