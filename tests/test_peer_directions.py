@@ -94,7 +94,8 @@ def test_ganspace_directions_are_scored_on_known_factors(tmp_path):
 def test_without_a_generator_the_score_command_asks_for_one(tmp_path, capsys):
     path = interfacegan(tmp_path / "boundary.npy", [1.0, 0, 0])
     line = steer_fails(capsys, "evaluate", "score", directions=str(path), out=str(tmp_path / "report"), wandb=False)
-    assert "records no generator" in line and "--generator" in line and not (tmp_path / "report").exists()
+    assert "records no generator" in line and "--generator" in line and "steer export peer" in line
+    assert not (tmp_path / "report").exists()
     with pytest.raises(SteerError, match="records no generator"):
         load(path)  # the notebook cannot tell either
 
