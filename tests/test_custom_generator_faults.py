@@ -119,7 +119,8 @@ def options(weights) -> list[dict]:
 
 
 @pytest.mark.parametrize("case", [0, 1])
-def test_every_option_is_set_from_the_command_line(tmp_path, case):
+def test_every_option_is_set_from_the_command_line(tmp_path, case, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["steer"])  # SteerCLI takes its arguments from args=, not from pytest's
     from tests.support.user_models import ConditionalDCGAN128
 
     weights = tmp_path / "g.pt"
@@ -146,8 +147,10 @@ def test_every_option_is_set_from_the_command_line(tmp_path, case):
     assert rebuilt.frozen == chosen["freeze"]
 
 
-def test_the_old_option_names_are_refused_with_the_new_ones(tmp_path, capsys):
+def test_the_old_option_names_are_refused_with_the_new_ones(tmp_path, capsys, monkeypatch):
     from steer.cli.driver import main
+
+    monkeypatch.setattr(sys, "argv", ["steer"])
 
     args = ["fit", "--config", str(ROOT / "tests/configs/tiny_walk.yaml"), "--trainer.logger", "false",
             "--model.init_args.generator", json.dumps({"class_path": "steer.generators.CustomGenerator", "init_args": {
