@@ -26,7 +26,7 @@ from steer.generators.custom_probe import (
     runtime_failure,
 )
 
-PROBE_TOLERANCE = 1e-3  # slack on the declared output range (float rounding), in its units per unit of width
+PROBE_TOLERANCE = 1e-3  # slack on the declared output range (float rounding), as a share of its width
 
 
 def output_range_of(value: Any) -> tuple[float, float]:
