@@ -21,7 +21,6 @@ NumPy files are read with ``allow_pickle=False`` and torch files with
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,7 +121,3 @@ def describe(params: dict) -> str:
     field = {GANSPACE: "lat_comp", ROSINALITY: "eigvec"}.get(what, "array")
     return f"{what} ({field} of shape {shape})"
 
-
-def is_numpy_file(path: PathLike) -> bool:
-    """True when ``path`` is an existing NumPy array or archive."""
-    return Path(path).is_file() and Path(path).stat().st_size > 0 and numpy_kind(path) is not None
