@@ -163,3 +163,20 @@ def test_the_old_option_names_are_refused_with_the_new_ones(tmp_path, capsys, mo
     assert stopped.value.code == 2 and "Traceback" not in err
     assert "class_path and init_args are now called model_class and model_args" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_forward_that_fails_in_a_walk_step_is_one_line(tmp_path, capsys, monkeypatch):
+    from steer.cli.driver import main
+
+    monkeypatch.setattr(sys, "argv", ["steer"])
+    generator = {"class_path": "steer.generators.CustomGenerator", "init_args": {
+        "model_class": "tests.support.user_models.FixedBatch", "latent_dim": 4, "resolution": 8}}
+    with pytest.raises(SystemExit) as stopped:
+        main(["fit", "--config", str(ROOT / "tests/configs/tiny_walk.yaml"), "--trainer.logger", "false",
+              "--model.init_args.generator", json.dumps(generator), "--checkpoint.dirpath", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "Traceback" not in err, err[-2000:]
+    line = next(line for line in err.splitlines() if line.startswith("error: "))
+    assert line.startswith("error: tests.support.user_models.FixedBatch failed on a batch (z (4, 4) float32 on cpu)")
+    assert "the failure depends on this batch (its size or device)" in line

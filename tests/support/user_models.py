@@ -92,3 +92,15 @@ class ConditionalDCGAN128(nn.Module):
 
     def forward(self, noise: Tensor, labels: Tensor) -> Tensor:
         return self.main(torch.cat([noise, self.label_emb(labels)[:, :, None, None]], dim=1))
+
+
+class FixedBatch(nn.Module):
+    """Flat z → 8×8 RGB, tanh, with a bug often seen in research code: the batch size of 2 it was tried with is
+    written into a reshape, so any other batch fails inside its forward."""
+
+    def __init__(self, latent_dim: int = 4) -> None:
+        super().__init__()
+        self.fc = nn.Linear(latent_dim, 3 * 8 * 8)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.tanh(self.fc(z)).view(2, 3, 8, 8)
