@@ -176,6 +176,9 @@ def config_arg() -> str | None:
 def explain_config_error(message: str) -> str:
     """jsonargparse's nested message → one short statement of what was wrong and what is valid."""
     text = str(message)
+    if re.search(r"class_path 'steer\.generators\.CustomGenerator':\s*Option '(class_path|init_args)\b", text):
+        return ("CustomGenerator's options class_path and init_args are now called model_class and model_args "
+                "(the old names clash with the config parser's own); rename them in the generator's init_args.")
     missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", text)
     if missing:
         module, name = missing.groups()

@@ -19,8 +19,7 @@ from steer import checkpoint, media
 from steer.config import trusting
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
-from steer.formats.directions import load_directions
+from steer.formats.directions import is_direction_file, load_directions
 from steer.formats.record import RECORD_KEY
 from steer.generators.base import Generator
 from steer.objective import moved_image
@@ -131,9 +130,9 @@ def load(path: str | Path, direction: int = 0, trust: Sequence[str] = ()) -> Ste
 
 
 def _load(path: str | Path, direction: int) -> Steerable:
-    found = checkpoint.load(path, "steer file")
-    if isinstance(found, dict) and DIRECTIONS_KEY in found:
+    if is_direction_file(path, "steer file"):  # steer's or another tool's (GANSpace, InterFaceGAN, rosinality SeFa)
         return _from_directions(str(path), direction)
+    found = checkpoint.load(path, "steer file")
     if not isinstance(found, dict) or RECORD_KEY not in found:
         raise SteerError(f"{path} is neither a steer checkpoint nor a direction file; give a .ckpt written by "
                          "`steer fit` or a directions.pt written by `steer discover sefa|pca`.")

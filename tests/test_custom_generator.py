@@ -31,7 +31,7 @@ def deconv_generator(path: Path, **kwargs) -> CustomGenerator:
     args = dict(
         latent_dim=6,
         resolution=8,
-        init_args={"latent_dim": 6},
+        model_args={"latent_dim": 6},
         weights=str(path),
         latent_shape="image",
         first_layer="net.0",
@@ -102,7 +102,7 @@ def test_class_conditional_module_in_zero_one_range(tmp_path, class_input):
         "tests.support.user_models.TinyConditional",
         latent_dim=5,
         resolution=4,
-        init_args=init,
+        model_args=init,
         weights=str(path),
         state_dict_key="state_dict",
         num_classes=3,
@@ -119,6 +119,13 @@ def test_class_conditional_module_in_zero_one_range(tmp_path, class_input):
     assert sefa_top(a).shape == (5,)
 
 
+def test_an_output_range_in_other_units_is_mapped_to_minus_one_one(deconv):
+    g = deconv_generator(deconv[0], output_range=[-1, 3])  # a tanh model read as if it spanned [-1, 3]
+    z = g.sample_latent(2)
+    with torch.no_grad():
+        torch.testing.assert_close(g(z), (deconv[1](z[:, :, None, None]) + 1) / 2 - 1)
+
+
 def test_module_without_first_layer_has_no_sefa(deconv):
     g = deconv_generator(deconv[0], first_layer=None)
     with pytest.raises(SteerError, match="closed-form"):
@@ -131,8 +138,8 @@ def test_it_is_built_from_a_config_by_jsonargparse(deconv):
     spec = {
         "class_path": "steer.generators.CustomGenerator",
         "init_args": {
-            "class_path": "tests.support.user_models.TinyDeconv",
-            "init_args": {"latent_dim": 6},
+            "model_class": "tests.support.user_models.TinyDeconv",
+            "model_args": {"latent_dim": 6},
             "weights": str(deconv[0]),
             "latent_dim": 6,
             "resolution": 8,
@@ -144,7 +151,7 @@ def test_it_is_built_from_a_config_by_jsonargparse(deconv):
 
 
 @pytest.mark.parametrize(
-    "class_path, match",
+    "model_class, match",
     [
         ("TinyDeconv", "full import path"),
         ("no_such_package.models.G", "no module 'no_such_package'"),
@@ -152,14 +159,14 @@ def test_it_is_built_from_a_config_by_jsonargparse(deconv):
         ("collections.OrderedDict", "not a torch.nn.Module"),
     ],
 )
-def test_import_path_errors(class_path, match):
+def test_import_path_errors(model_class, match):
     with pytest.raises(SteerError, match=match):
-        CustomGenerator(class_path, latent_dim=6, resolution=8)
+        CustomGenerator(model_class, latent_dim=6, resolution=8)
 
 
 def test_wrong_constructor_arguments_list_the_accepted_ones():
     with pytest.raises(SteerError, match=r"TinyDeconv\(latent_dim, width\)"):
-        CustomGenerator("tests.support.user_models.TinyDeconv", latent_dim=6, resolution=8, init_args={"nz": 6})
+        CustomGenerator("tests.support.user_models.TinyDeconv", latent_dim=6, resolution=8, model_args={"nz": 6})
 
 
 def test_weights_of_another_architecture_are_summarised_in_one_line(deconv, tmp_path):
@@ -180,7 +187,7 @@ def test_weights_of_another_architecture_are_summarised_in_one_line(deconv, tmp_
 def test_declared_shape_and_range_are_checked_on_a_probe_batch(deconv):
     with pytest.raises(SteerError, match=r"expected \(2, C, 16, 16\)"):
         deconv_generator(deconv[0], resolution=16)
-    with pytest.raises(SteerError, match=r"outside the declared output_range \[0,1\]"):
+    with pytest.raises(SteerError, match=r"outside the declared output_range \[0, 1\]"):
         deconv_generator(deconv[0], output_range="[0,1]")  # tanh output is negative too
     with pytest.raises(SteerError, match="outside the declared"):
         CustomGenerator("tests.support.user_models.Unbounded", latent_dim=5, resolution=4)
@@ -192,6 +199,8 @@ def test_declared_shape_and_range_are_checked_on_a_probe_batch(deconv):
         (dict(first_layer="net.9"), "no submodule 'net.9'.*net.0, net.3"),
         (dict(first_layer="net.1"), "BatchNorm2d; name a Linear or ConvTranspose2d"),
         (dict(latent_shape="grid"), "latent_shape must be one of flat, image"),
+        (dict(output_range="[1,0]"), r"output_range must be two numbers \[low, high\] with low < high"),
+        (dict(output_range=[0, 1, 2]), "output_range must be two numbers"),
         (dict(weights="missing.pt"), "does not exist"),
     ],
 )

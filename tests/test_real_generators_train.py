@@ -95,8 +95,8 @@ def test_users_own_conditional_generator_trains_a_per_class_walk_from_yaml_alone
     torch.manual_seed(0)
     torch.save(ConditionalDCGAN(nz=6, num_classes=3).state_dict(), tmp_path / "my_generator.pt")
     generator = {
-        "class_path": "tests.support.user_models.ConditionalDCGAN",
-        "init_args": {"nz": 6, "num_classes": 3},
+        "model_class": "tests.support.user_models.ConditionalDCGAN",
+        "model_args": {"nz": 6, "num_classes": 3},
         "weights": str(tmp_path / "my_generator.pt"),
         "latent_dim": 6,
         "resolution": 8,

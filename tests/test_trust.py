@@ -43,7 +43,7 @@ class Net(torch.nn.Module):
 def custom_walk(module: str) -> dict:
     """A walk run's model config on a CustomGenerator of ``module``.Net."""
     generator = {"class_path": "steer.generators.CustomGenerator",
-                 "init_args": {"class_path": f"{module}.Net", "latent_dim": 4, "resolution": 8}}
+                 "init_args": {"model_class": f"{module}.Net", "latent_dim": 4, "resolution": 8}}
     return {"class_path": "steer.modules.WalkModule",
             "init_args": {"generator": generator, "edit": {"class_path": "steer.edits.Zoom"},
                           "walk": {"class_path": "steer.walks.LinearWalk"}}}

@@ -33,5 +33,6 @@ GROUPS = {
     "export": Group("Write files to ship or to steer with.", {
         "checkpoint": export.checkpoint,
         "direction": export.direction,
+        "peer": export.peer,
     }, reports=False),
 }

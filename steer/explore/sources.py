@@ -8,11 +8,9 @@ from pathlib import Path
 
 from torch import Tensor
 
-from steer import checkpoint
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.formats.directions import FORMAT_KEY as DIRECTIONS_KEY
-from steer.formats.directions import describe_generator, load_directions
+from steer.formats.directions import describe_generator, is_direction_file, load_directions
 from steer.formats.provenance import weights_sha256
 from steer.generators.base import Generator
 from steer.notebook import Steerable, direction_sigmas, load
@@ -74,8 +72,7 @@ class Source:
 
 def open_source(path: str, generator: Generator) -> Source:
     """The walk checkpoint or direction file at ``path``, refused with the reason if it does not fit ``generator``."""
-    found = checkpoint.load(path, "walk checkpoint or direction file")
-    if isinstance(found, dict) and DIRECTIONS_KEY in found:
+    if is_direction_file(path, "walk checkpoint or direction file"):  # steer's or another tool's (GANSpace, InterFaceGAN, rosinality SeFa)
         return _directions(path, generator)
     return _walk(path, generator)
 
@@ -119,7 +116,10 @@ def _directions(path: str, generator: Generator) -> Source:
 
 def _check_found_on(path: str, spec: dict, generator: Generator) -> None:
     """Directions fit another generator of the same latent size only if it has the same weights; a recorded
-    generator that can no longer be built (a moved checkpoint) is not checked."""
+    generator that can no longer be built (a moved checkpoint), or none recorded (another tool's file), is not
+    checked."""
+    if not spec:
+        return
     try:
         found_on = load_generator(spec.get("checkpoint"), None if "checkpoint" in spec else spec)
     except SteerError:

@@ -17,6 +17,8 @@ from torch import Tensor
 
 from steer.checkpoint import PathLike, load, save
 from steer.errors import SteerError
+from steer.formats import peer_directions as peer
+from steer.formats.peer_directions import numpy_kind
 from steer.formats.provenance import provenance
 
 FORMAT_KEY = "steer_directions"
@@ -74,26 +76,53 @@ def save_directions(path: PathLike, d: Directions) -> Path:
     return save({FORMAT_KEY: FORMAT_VERSION, **asdict(d)}, path)
 
 
+def read_direction_fields(path: PathLike, what: str = "direction file") -> dict | None:
+    """The fields of the direction record in ``path`` (steer's own direction file, or another tool's: see
+    :mod:`steer.formats.peer_directions`), without checking them; None when ``path`` holds no directions (a
+    checkpoint, say). ``what`` names the file in messages."""
+    kind = numpy_kind(path) if Path(path).is_file() and Path(path).stat().st_size else None
+    if kind is not None:
+        return peer.read_numpy(path, kind)
+    obj = load(path, what)
+    if isinstance(obj, dict) and FORMAT_KEY in obj:
+        if not isinstance(obj[FORMAT_KEY], int):
+            raise SteerError(f"{path} is a damaged direction file (its format is {obj[FORMAT_KEY]!r}, not a number); "
+                             "recompute it.")
+        if obj[FORMAT_KEY] != FORMAT_VERSION:
+            raise SteerError(f"{path} is a direction file of format {obj[FORMAT_KEY]}; this steer reads format "
+                             f"{FORMAT_VERSION}. Recompute it with this version of steer.")
+        return {k: v for k, v in obj.items() if k != FORMAT_KEY}
+    return peer.read_torch(obj, path)
+
+
+def is_direction_file(path: PathLike, what: str = "direction file") -> bool:
+    """True when ``path`` holds directions: steer's direction file or a peer tool's (told apart from checkpoints by
+    content); ``what`` names the file in messages."""
+    return read_direction_fields(path, what) is not None
+
+
 def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions:
-    """The direction file at ``path``; with ``latent_dim``, it must steer latents of that size."""
-    obj = load(path, "direction file")
-    if not isinstance(obj, dict) or FORMAT_KEY not in obj:
+    """The direction file at ``path`` (steer's, or a GANSpace .npz, an InterFaceGAN .npy, a rosinality factor.pt);
+    with ``latent_dim``, it must steer latents of that size."""
+    fields = read_direction_fields(path)
+    if fields is None:
         raise SteerError(
-            f"{path} is not a direction file; give the directions.pt written by `steer discover sefa|pca`."
+            f"{path} is not a direction file; give the directions.pt written by `steer discover sefa|pca`, or a "
+            "GANSpace components .npz, an InterFaceGAN boundary .npy or a rosinality factor.pt."
         )
-    if not isinstance(obj[FORMAT_KEY], int):
-        raise SteerError(f"{path} is a damaged direction file (its format is {obj[FORMAT_KEY]!r}, not a number); "
-                         "recompute it.")
-    if obj[FORMAT_KEY] != FORMAT_VERSION:
-        raise SteerError(f"{path} is a direction file of format {obj[FORMAT_KEY]}; this steer reads format "
-                         f"{FORMAT_VERSION}. Recompute it with this version of steer.")
     try:
-        d = Directions(**{k: v for k, v in obj.items() if k != FORMAT_KEY})
+        d = Directions(**fields)
     except (TypeError, AttributeError):
         raise SteerError(f"{path} is a damaged direction file (missing or wrong fields); recompute it.") from None
     except SteerError as e:
         raise SteerError(f"{path} is a damaged direction file: {e} Recompute it.") from None
     if latent_dim is not None and d.latent_dim != latent_dim:
+        if "imported_from" in d.params:
+            raise SteerError(
+                f"{path} holds {peer.describe(d.params)}: its directions have {d.latent_dim} coordinates, but the "
+                f"generator's latent_dim is {latent_dim}; give the generator (and latent space, e.g. StyleGAN2's "
+                f"latent_space: w) the file was made on."
+            )
         raise SteerError(
             f"{path} holds directions in a {d.latent_dim}-d latent, but the generator's latent size is {latent_dim}; "
             f"use directions found on this generator (they were found on {describe_generator(d.generator)})."
@@ -103,6 +132,8 @@ def load_directions(path: PathLike, latent_dim: int | None = None) -> Directions
 
 def describe_generator(spec: dict) -> str:
     """A generator record in a few words: its class or the checkpoint it came from."""
+    if not spec:
+        return "a generator the file does not record"
     if "checkpoint" in spec:
         return f"the generator of {spec['checkpoint']}"
     return str(spec.get("class_path", "an unrecorded generator"))

@@ -32,6 +32,9 @@ def recorded_generator(spec: dict, recorded_in: str) -> Generator:
     if not isinstance(spec, dict):
         raise SteerError(f"{recorded_in} records its generator as a {type(spec).__name__}, not as a checkpoint or a "
                          "class_path + init_args; it is damaged. Give the generator with --checkpoint or --generator.")
+    if not spec:
+        raise SteerError(f"{recorded_in} records no generator (directions another tool found); give the generator "
+                         "they steer (--generator or --checkpoint), or record it with `steer export peer`.")
     if "checkpoint" in spec:
         return load_generator(spec["checkpoint"])
     return build_generator(spec, recorded_in).freeze()
