@@ -103,14 +103,19 @@ class MappingNetwork(nn.Module):
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> Tensor:
+    def w(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """w (N, w_dim) for z and one-hot classes c, before broadcast and truncation."""
         parts = [normalize_2nd_moment(z.float())] if self.z_dim > 0 else []
         if self.c_dim > 0:
             parts.append(normalize_2nd_moment(self.embed(c.float())))
         x = torch.cat(parts, dim=1)
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
+        return x
+
+    def forward(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> Tensor:
+        x = self.w(z, c)
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         return self.truncate(x, truncation_psi, truncation_cutoff)
