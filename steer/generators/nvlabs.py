@@ -37,6 +37,8 @@ def _build(factory: Callable[..., nn.Module], record: PersistentObject, source: 
     """``factory(*init_args, **init_kwargs)`` of ``record``, loaded strictly with the record's state."""
     try:
         module = factory(*record.init_args, **record.init_kwargs)
+    except SteerError as e:
+        raise SteerError(f"{source}: {e}") from None
     except TypeError as e:
         raise SteerError(
             f"{source}: its {record.qualified_name} uses a setting steer does not implement ({e}); "
