@@ -20,7 +20,7 @@ from steer.discovery import sefa
 from steer.errors import SteerError
 from steer.formats.nvlabs_pickle import load_snapshot
 from steer.generators import NVlabsStyleGAN
-from steer.generators.nvlabs_layers import FullyConnectedLayer
+from steer.generators.nvlabs_layers import FullyConnectedLayer, MappingNetwork, StyleGAN3MappingNetwork
 from tests.support.nvlabs_writer import SOURCES, persistent, snapshot, tiny_networks, write_nvlabs_pickle, write_pickle
 from tests.support.steer_run import steer_fails, steer_run
 
@@ -108,6 +108,23 @@ def test_fully_connected_layer_is_equalised_and_lrelu_has_gain_root_two():
     torch.testing.assert_close(layer(x), expected)
 
 
+def test_stylegan3_mapping_has_its_names_and_the_stylegan2_maths_with_a_truncation_cutoff():
+    torch.manual_seed(0)
+    sg3 = StyleGAN3MappingNetwork(z_dim=6, c_dim=2, w_dim=5, num_ws=4)
+    assert set(sg3.state_dict()) == {"embed.weight", "embed.bias", "fc0.weight", "fc0.bias", "fc1.weight", "fc1.bias",
+                                     "w_avg"}
+    sg2 = MappingNetwork(z_dim=6, c_dim=2, w_dim=5, num_ws=4, num_layers=2)
+    sg2.load_state_dict(sg3.state_dict())
+    sg3.w_avg.normal_()
+    sg2.w_avg.copy_(sg3.w_avg)
+    z, c = torch.randn(3, 6), F.one_hot(torch.tensor([0, 1, 1]), 2).float()
+    ws = sg3(z, c, truncation_psi=0.5, truncation_cutoff=2)
+    torch.testing.assert_close(ws, sg2(z, c, truncation_psi=0.5, truncation_cutoff=2))
+    w = sg3.w(z, c)
+    torch.testing.assert_close(ws[:, 0], sg3.w_avg + 0.5 * (w - sg3.w_avg))
+    torch.testing.assert_close(ws[:, 3], w)  # rows from the cutoff on are left as they are
+
+
 def test_the_stored_source_is_never_run(tmp_path):
     """A snapshot whose module_src would create a file when executed loads, and the file never appears."""
     marker = tmp_path / "ran"
@@ -165,6 +182,10 @@ def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, tmp_path, config, c
     ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 3
     assert ckpt["state_dict"]["walk.w"].shape == ((3, 4 * 8) if c_dim == 0 else (3, 1, 8))
+    result = run_script("evaluate.py", "steerability", "--checkpoint", "ckpt/last.ckpt", "--out", "report", "--n", "4",
+                        "--batch_size", "2", "--wandb", "false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["walk_error"]
 
 
 # -- bad files ---------------------------------------------------------------------------------------

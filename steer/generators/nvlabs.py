@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -93,7 +92,7 @@ class NVlabsStyleGAN(StyleLatentGenerator):
     @property
     def latent_avg(self) -> Tensor:
         """w̄: the mapping's ``w_avg``, the running mean of w NVlabs keeps in training."""
-        return self.mapping.w_avg if hasattr(self.mapping, "w_avg") else torch.zeros(self.style_dim)
+        return self.mapping.w_avg if hasattr(self.mapping, "w_avg") else self.mapping.fc0.weight.new_zeros(self.style_dim)
 
     def map(self, z: Tensor, y: Tensor | None) -> Tensor:
         c = None if y is None else F.one_hot(y.long(), self.num_classes).to(z.dtype)
