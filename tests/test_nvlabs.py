@@ -57,6 +57,17 @@ def test_a_snapshot_draws_the_images_of_the_networks_it_holds(pickles, family, c
         torch.testing.assert_close(g(z, y), expected, atol=1e-5, rtol=0)
 
 
+def test_a_conditional_w_latent_is_mapped_with_the_class_drawn_next_also_from_the_global_stream(pickles):
+    path, mapping, _ = pickles["training.networks", 3]
+    g = NVlabsStyleGAN(str(path), latent_space="w")
+    torch.manual_seed(3)
+    w, y = g.sample_latent(4), g.sample_class(4)
+    torch.manual_seed(3)
+    z0, y0 = torch.randn(4, 8), torch.randint(3, (4,))
+    assert torch.equal(y, y0)
+    torch.testing.assert_close(w, mapping.w(z0, F.one_hot(y0, 3).float()), atol=1e-6, rtol=0)
+
+
 def test_truncation_pulls_every_row_toward_the_stored_w_avg(pickles):
     path, mapping, _ = pickles["training.networks", 0]
     g = NVlabsStyleGAN(str(path), latent_space="w", truncation_psi=0.5)

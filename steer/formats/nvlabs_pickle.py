@@ -67,18 +67,17 @@ class PersistentObject:
         skip = self.state.get("_non_persistent_buffers_set") or set()
         for kind in ("_parameters", "_buffers"):
             for name, value in (self.state.get(kind) or {}).items():
-                if value is not None and name not in skip:
-                    out[prefix + name] = value.detach() if isinstance(value, Tensor) else _not_tensor(self, name)
+                if value is None or name in skip:
+                    continue
+                if not isinstance(value, Tensor):
+                    raise SteerError(f"NVlabs {self.qualified_name}: {name} is not a tensor; the file is damaged.")
+                out[prefix + name] = value.detach()
         for name, sub in (self.state.get("_modules") or {}).items():
             if isinstance(sub, PersistentObject):
                 out.update(sub.state_dict(f"{prefix}{name}."))
             elif sub is not None:
                 raise SteerError(f"NVlabs {self.qualified_name}.{name} is a {type(sub).__name__}, not a network record.")
         return out
-
-
-def _not_tensor(obj: PersistentObject, name: str) -> Tensor:
-    raise SteerError(f"NVlabs {obj.qualified_name}: parameter {name} is not a tensor; the file is damaged.")
 
 
 # Each NVlabs network module is recognised by a class only it defines; the text is searched, never run.
@@ -143,7 +142,6 @@ ALLOWED: dict[str, Any] = {
     "torch._utils._rebuild_tensor": torch._utils._rebuild_tensor,
     "torch._utils._rebuild_tensor_v2": torch._utils._rebuild_tensor_v2,
     "torch._utils._rebuild_parameter": torch._utils._rebuild_parameter,
-    "torch._utils._rebuild_parameter_with_state": torch._utils._rebuild_parameter_with_state,
     "collections.OrderedDict": collections.OrderedDict,
     "dnnlib.util.EasyDict": dict,
     "dnnlib.EasyDict": dict,

@@ -29,7 +29,7 @@ NETWORKS: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module]]] =
     # >>> StyleGAN3 (configs stylegan3-t / stylegan3-r) goes here, once steer.generators.stylegan3 exists:
     # "training.networks_stylegan3.Generator": (StyleGAN3MappingNetwork, StyleGAN3Synthesis),
 }
-CONFIGS = {"training.networks_stylegan3": "stylegan3-t/-r (StyleGAN3)"}  # names for refused families
+FAMILY_NAMES = {"training.networks_stylegan3": "stylegan3-t/-r (StyleGAN3)"}  # names for refused families
 
 
 def _build(factory: Callable[..., nn.Module], record: PersistentObject, source: str) -> nn.Module:
@@ -68,7 +68,7 @@ class NVlabsStyleGAN(StyleLatentGenerator):
         source = f"NVlabs pickle {pickle}"
         record = generator_record(load_snapshot(pickle), network, source)
         if record.qualified_name not in NETWORKS:
-            family = CONFIGS.get(record.module, record.qualified_name)
+            family = FAMILY_NAMES.get(record.module, record.qualified_name)
             raise SteerError(
                 f"{source}: its {network} is a {family} network, which this steer does not implement; it reads "
                 f"{', '.join(NETWORKS)}."

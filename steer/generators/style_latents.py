@@ -80,9 +80,10 @@ class StyleLatentGenerator(Generator):
         """The classes ``sample_class(n, generator)`` will draw next, leaving the generator's state as it was."""
         if self.num_classes is None:
             return None
-        state = generator.get_state() if generator is not None else torch.get_rng_state()
-        y = self.sample_class(n, generator)
-        generator.set_state(state) if generator is not None else torch.set_rng_state(state)
+        source = torch.default_generator if generator is None else generator
+        state = source.get_state()
+        y = self.sample_class(n, source)
+        source.set_state(state)
         return y
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:

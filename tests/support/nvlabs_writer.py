@@ -98,7 +98,10 @@ def tiny_networks(family: str = "training.networks", c_dim: int = 0, seed: int =
         mapping.w_avg.copy_(torch.randn_like(mapping.w_avg))
     kwargs = dict(z_dim=o["z_dim"], c_dim=c_dim, w_dim=o["w_dim"], img_resolution=o["img_resolution"], img_channels=3,
                   mapping_kwargs=dict(num_layers=o["num_layers"]))
-    kwargs.update(synthesis_kwargs=synthesis_kwargs) if family == "training.networks" else kwargs.update(synthesis_kwargs)
+    if family == "training.networks":  # stylegan2-ada-pytorch nests the synthesis options; the stylegan3 repo does not
+        kwargs["synthesis_kwargs"] = synthesis_kwargs
+    else:
+        kwargs.update(synthesis_kwargs)
     return mapping.eval(), synthesis.eval(), kwargs
 
 
