@@ -154,6 +154,20 @@ def generator_spec(path: Path, **options) -> dict:
     return {"class_path": "steer.generators.NVlabsStyleGAN", "init_args": {"pickle": str(path), **options}}
 
 
+@pytest.mark.parametrize("config, c_dim", [("nvlabs/wplus_walk.yaml", 0), ("nvlabs/class_walk.yaml", 3)])
+def test_the_shipped_configs_generator_section_builds_from_yaml(pickles, config, c_dim):
+    from steer.config import build
+    from steer.generators import Generator
+    from tests.support.scripts import ROOT
+
+    spec = yaml.safe_load((ROOT / "configs" / config).read_text())["model"]["init_args"]["generator"]
+    spec["init_args"]["pickle"] = str(pickles["training.networks", c_dim][0])
+    spec["init_args"]["layers"] = spec["init_args"].get("layers") and [1, 2]  # the tiny network has 4 W+ rows
+    g = build(spec, Generator, "generator")
+    assert isinstance(g, NVlabsStyleGAN) and g.num_classes == (c_dim or None) and g.frozen
+    assert g(*g.sample(2, torch.Generator().manual_seed(0))).shape == (2, 3, 8, 8)
+
+
 def test_sefa_command_writes_directions_for_a_snapshot(pickles, tmp_path):
     path = pickles["training.networks", 0][0]
     steer_run("discover", "sefa", out=str(tmp_path / "sefa"), k=2, wandb=False,
