@@ -272,6 +272,15 @@ def test_an_architecture_steer_does_not_implement_is_named(tmp_path, capsys):
     assert "architecture 'resnet'" in sefa_fails(capsys, tmp_path / "resnet.pkl")
 
 
+def test_a_persistent_object_of_another_persistence_version_is_refused(tmp_path):
+    mapping, synthesis, kwargs = tiny_networks()
+    data = snapshot(mapping, synthesis, kwargs, "training.networks")
+    data["G_ema"].meta["version"] = 5
+    write_pickle(tmp_path / "old.pkl", data)
+    with pytest.raises(SteerError, match=r"old.pkl holds an NVlabs persistent object of type 'class', version 5"):
+        load_snapshot(tmp_path / "old.pkl")
+
+
 def test_a_missing_pickle_and_a_discriminator_are_refused(pickles, tmp_path, capsys):
     assert "does not exist" in sefa_fails(capsys, tmp_path / "none.pkl")
     assert "network must be one of G_ema, G" in sefa_fails(capsys, pickles["training.networks", 0][0], network="D")

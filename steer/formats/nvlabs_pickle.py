@@ -97,11 +97,11 @@ def module_of(module_src: str) -> str:
 def _persistent_object(meta: Any) -> PersistentObject:
     """What ``_reconstruct_persistent_obj(meta)`` stands for, as a record."""
     if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
-        raise SteerError("an NVlabs persistent object in the file has no state; the file is damaged.")
+        raise SteerError("holds an NVlabs persistent object without state; the file is damaged.")
     if meta.get("type") != "class" or meta.get("version") != PERSISTENCE_VERSION:
         raise SteerError(
-            f"an NVlabs persistent object has type {meta.get('type')!r}, version {meta.get('version')!r}; steer reads "
-            f"version {PERSISTENCE_VERSION} (stylegan2-ada-pytorch, stylegan3)."
+            f"holds an NVlabs persistent object of type {meta.get('type')!r}, version {meta.get('version')!r}; steer "
+            f"reads version {PERSISTENCE_VERSION} (stylegan2-ada-pytorch, stylegan3)."
         )
     state = dict(meta["state"])
     kwargs = state.pop("_init_kwargs", None) or {}
@@ -122,7 +122,7 @@ def _storage_from_bytes(data: bytes) -> Any:
 def _numpy_array(subtype: Any, shape: Any, dtype: Any) -> Any:
     """numpy's array reconstructor, for plain ndarrays only."""
     if subtype is not np.ndarray:
-        raise SteerError(f"the file rebuilds an array of type {subtype!r}; only plain numpy arrays are allowed.")
+        raise SteerError(f"rebuilds an array of type {subtype!r}; only plain numpy arrays are allowed.")
     return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
@@ -144,20 +144,14 @@ ALLOWED: dict[str, Any] = {
     "torch._utils._rebuild_parameter": torch._utils._rebuild_parameter,
     "collections.OrderedDict": collections.OrderedDict,
     "dnnlib.util.EasyDict": dict,
-    "dnnlib.EasyDict": dict,
     "builtins.set": set,
     "builtins.frozenset": frozenset,
-    "builtins.slice": slice,
     **_numpy_globals(),
 }
 
 
 class SnapshotUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` that builds only allowlisted globals (:data:`ALLOWED`); anything else is refused."""
-
-    def __init__(self, file: Any, source: str) -> None:
-        super().__init__(file)
-        self.source = source
 
     def find_class(self, module: str, name: str) -> Callable[..., Any]:
         found = ALLOWED.get(f"{module}.{name}")
@@ -169,7 +163,7 @@ class SnapshotUnpickler(pickle.Unpickler):
             else " steer reads NVlabs stylegan2-ada-pytorch / stylegan3 snapshots, which hold only networks, tensors "
             "and plain values; it never runs code named in a file."
         )
-        raise SteerError(f"{self.source} asks to build the Python global {module}.{name}, which steer refuses.{hint}")
+        raise SteerError(f"asks to build the Python global {module}.{name}, which steer refuses.{hint}")
 
 
 def load_snapshot(path: str | Path) -> dict[str, Any]:
@@ -183,9 +177,9 @@ def load_snapshot(path: str | Path) -> dict[str, Any]:
         )
     with path.open("rb") as f:
         try:
-            data = SnapshotUnpickler(f, what).load()
-        except SteerError:
-            raise
+            data = SnapshotUnpickler(f).load()
+        except SteerError as e:
+            raise SteerError(f"{what} {e}") from None
         except RecursionError:
             raise SteerError(f"{what} nests objects too deeply to be a network snapshot; use another file.") from None
         except Exception as e:  # noqa: BLE001 - a damaged pickle fails with assorted types
