@@ -272,6 +272,16 @@ def test_an_architecture_steer_does_not_implement_is_named(tmp_path, capsys):
     assert "architecture 'resnet'" in sefa_fails(capsys, tmp_path / "resnet.pkl")
 
 
+def test_a_state_that_does_not_fit_the_stored_arguments_is_named(tmp_path):
+    mapping, synthesis, kwargs = tiny_networks()
+    data = snapshot(mapping, synthesis, kwargs, "training.networks")
+    data["G_ema"].meta["state"]["_modules"]["synthesis"].meta["state"]["_init_kwargs"]["channel_max"] = 4
+    write_pickle(tmp_path / "fork.pkl", data)
+    with pytest.raises(SteerError, match=r"SynthesisNetwork network of NVlabs pickle .*fork.pkl was made for another "
+                                         r"architecture: shape mismatches"):
+        NVlabsStyleGAN(str(tmp_path / "fork.pkl"))
+
+
 def test_a_persistent_object_of_another_persistence_version_is_refused(tmp_path):
     mapping, synthesis, kwargs = tiny_networks()
     data = snapshot(mapping, synthesis, kwargs, "training.networks")
