@@ -53,7 +53,7 @@ def test_a_snapshot_draws_the_images_of_the_networks_it_holds(pickles, family, c
     z0 = torch.randn(3, 8, generator=same)
     c = F.one_hot(torch.randint(c_dim, (3,), generator=same), c_dim).float() if c_dim else None
     with torch.no_grad():
-        expected = synthesis(mapping(z0, c, truncation_psi=0.7)).clamp(-1, 1)
+        expected = synthesis(mapping.ws(z0, c, truncation_psi=0.7)).clamp(-1, 1)
         torch.testing.assert_close(g(z, y), expected, atol=1e-5, rtol=0)
 
 
@@ -65,7 +65,7 @@ def test_a_conditional_w_latent_is_mapped_with_the_class_drawn_next_also_from_th
     torch.manual_seed(3)
     z0, y0 = torch.randn(4, 8), torch.randint(3, (4,))
     assert torch.equal(y, y0)
-    torch.testing.assert_close(w, mapping.w(z0, F.one_hot(y0, 3).float()), atol=1e-6, rtol=0)
+    torch.testing.assert_close(w, mapping(z0, F.one_hot(y0, 3).float()), atol=1e-6, rtol=0)
 
 
 def test_truncation_pulls_every_row_toward_the_stored_w_avg(pickles):
@@ -73,7 +73,7 @@ def test_truncation_pulls_every_row_toward_the_stored_w_avg(pickles):
     g = NVlabsStyleGAN(str(path), latent_space="w", truncation_psi=0.5)
     z = torch.randn(4, 8, generator=torch.Generator().manual_seed(1))
     w = g.sample_latent(4, torch.Generator().manual_seed(1))
-    torch.testing.assert_close(w, mapping.w_avg + 0.5 * (mapping.w(z) - mapping.w_avg), atol=1e-6, rtol=0)
+    torch.testing.assert_close(w, mapping.w_avg + 0.5 * (mapping(z) - mapping.w_avg), atol=1e-6, rtol=0)
     torch.testing.assert_close(g.latent_avg, mapping.w_avg, atol=0, rtol=0)
 
 
@@ -129,9 +129,9 @@ def test_stylegan3_mapping_has_its_names_and_the_stylegan2_maths_with_a_truncati
     sg3.w_avg.normal_()
     sg2.w_avg.copy_(sg3.w_avg)
     z, c = torch.randn(3, 6), F.one_hot(torch.tensor([0, 1, 1]), 2).float()
-    ws = sg3(z, c, truncation_psi=0.5, truncation_cutoff=2)
-    torch.testing.assert_close(ws, sg2(z, c, truncation_psi=0.5, truncation_cutoff=2))
-    w = sg3.w(z, c)
+    ws = sg3.ws(z, c, truncation_psi=0.5, truncation_cutoff=2)
+    torch.testing.assert_close(ws, sg2.ws(z, c, truncation_psi=0.5, truncation_cutoff=2))
+    w = sg3(z, c)
     torch.testing.assert_close(ws[:, 0], sg3.w_avg + 0.5 * (w - sg3.w_avg))
     torch.testing.assert_close(ws[:, 3], w)  # rows from the cutoff on are left as they are
 

@@ -96,7 +96,7 @@ class NVlabsStyleGAN(StyleLatentGenerator):
 
     def map(self, z: Tensor, y: Tensor | None) -> Tensor:
         c = None if y is None else F.one_hot(y.long(), self.num_classes).to(z.dtype)
-        return self.mapping.w(z, c)
+        return self.mapping(z, c)
 
     def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.synthesis(self.rows(z, y), noise_mode=self.noise_mode).clamp(-1, 1)

@@ -83,8 +83,8 @@ class MappingNetwork(nn.Module):
     class part only when c_dim > 0), then ``num_layers`` fully connected
     layers ``fc0`` … with leaky ReLU and learning-rate multiplier 0.01.
     ``w_avg`` is the running mean of w kept in training; :meth:`truncate`
-    applies the truncation trick with it. Output: (N, num_ws, w_dim), w
-    repeated on every row (NVlabs' broadcast), or (N, w_dim) when num_ws is None.
+    applies the truncation trick with it. ``forward`` returns w (N, w_dim);
+    :meth:`ws` is NVlabs' output, w repeated on each of num_ws rows, truncated.
     """
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int | None, num_layers: int = 8,
@@ -103,8 +103,8 @@ class MappingNetwork(nn.Module):
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def w(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        """w (N, w_dim) for z and one-hot classes c, before broadcast and truncation."""
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """w (N, w_dim) for z and one-hot classes c, before broadcast and truncation (a forward hook sees w)."""
         parts = [normalize_2nd_moment(z.float())] if self.z_dim > 0 else []
         if self.c_dim > 0:
             parts.append(normalize_2nd_moment(self.embed(c.float())))
@@ -113,9 +113,10 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{i}")(x)
         return x
 
-    def forward(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> Tensor:
-        x = self.w(z, c)
+    def ws(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
+           truncation_cutoff: int | None = None) -> Tensor:
+        """NVlabs' mapping output: w broadcast to (N, num_ws, w_dim) (kept (N, w_dim) when num_ws is None), truncated."""
+        x = self(z, c)
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         return self.truncate(x, truncation_psi, truncation_cutoff)
