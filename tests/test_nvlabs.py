@@ -68,6 +68,18 @@ def test_a_conditional_w_latent_is_mapped_with_the_class_drawn_next_also_from_th
     torch.testing.assert_close(w, mapping(z0, F.one_hot(y0, 3).float()), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 5])
+def test_every_pickle_protocol_python_3_writes_reads_the_same(tmp_path, protocol):
+    """NVlabs' snapshots use the default protocol (3 on Python 3.7, 4 from 3.8); re-saved files may use others."""
+    mapping, synthesis, kwargs = tiny_networks()
+    data = snapshot(mapping, synthesis, kwargs, "training.networks")
+    write_pickle(tmp_path / "default.pkl", data)
+    write_pickle(tmp_path / "other.pkl", data, protocol=protocol)
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(NVlabsStyleGAN(str(tmp_path / "other.pkl"))(z), NVlabsStyleGAN(str(tmp_path / "default.pkl"))(z))
+
+
 def test_truncation_pulls_every_row_toward_the_stored_w_avg(pickles):
     path, mapping, _ = pickles["training.networks", 0]
     g = NVlabsStyleGAN(str(path), latent_space="w", truncation_psi=0.5)

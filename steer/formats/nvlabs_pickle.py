@@ -15,6 +15,7 @@ bytes) are rebuilt with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import io
 import pickle
@@ -144,6 +145,7 @@ ALLOWED: dict[str, Any] = {
     "torch._utils._rebuild_parameter": torch._utils._rebuild_parameter,
     "collections.OrderedDict": collections.OrderedDict,
     "dnnlib.util.EasyDict": dict,
+    "_codecs.encode": codecs.encode,  # bytes under pickle protocol 2 (torch's weights_only unpickler allows it too)
     "builtins.set": set,
     "builtins.frozenset": frozenset,
     **_numpy_globals(),
@@ -154,6 +156,7 @@ class SnapshotUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` that builds only allowlisted globals (:data:`ALLOWED`); anything else is refused."""
 
     def find_class(self, module: str, name: str) -> Callable[..., Any]:
+        module = "builtins" if module == "__builtin__" else module  # protocol 2 writes Python 2's name
         found = ALLOWED.get(f"{module}.{name}")
         if found is not None:
             return found

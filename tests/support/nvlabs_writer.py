@@ -130,11 +130,11 @@ def write_nvlabs_pickle(path: str | Path, family: str = "training.networks", c_d
     return mapping, synthesis
 
 
-def write_pickle(path: str | Path, obj: Any) -> Path:
+def write_pickle(path: str | Path, obj: Any, protocol: int | None = None) -> Path:
     """``pickle.dump(obj)`` as NVlabs does, with the NVlabs names standing in (a snapshot's dataset options
     become a ``dnnlib.util.EasyDict``, as in NVlabs' files)."""
     with nvlabs_names(), open(path, "wb") as f:
         if isinstance(obj, dict) and isinstance(obj.get("training_set_kwargs"), dict):
             obj = {**obj, "training_set_kwargs": sys.modules["dnnlib.util"].EasyDict(obj["training_set_kwargs"])}
-        pickle.dump(obj, f)
+        pickle.dump(obj, f, protocol=protocol)
     return Path(path)
