@@ -129,6 +129,8 @@ def test_fully_connected_layer_is_equalised_and_lrelu_has_gain_root_two():
     torch.testing.assert_close(effective_b, torch.full((3,), 0.5))
     expected = F.leaky_relu(x @ effective_w.T + effective_b, 0.2) * 2**0.5
     torch.testing.assert_close(layer(x), expected)
+    per_output = FullyConnectedLayer(4, 3, weight_init=0, bias_init=[1, 0, 0], lr_multiplier=0.5)  # StyleGAN3's input
+    torch.testing.assert_close(per_output(x), torch.tensor([[1.0, 0.0, 0.0]]).expand(5, 3))
 
 
 def test_stylegan3_mapping_has_its_names_and_the_stylegan2_maths_with_a_truncation_cutoff():

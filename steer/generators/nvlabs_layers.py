@@ -11,6 +11,7 @@ learning-rate multiplier λ, scaled back at run time).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -50,17 +51,19 @@ class FullyConnectedLayer(nn.Module):
     """y = act(x (g·W)ᵀ + λ·b) with g = λ/√in, λ = ``lr_multiplier`` (equalised learning rate).
 
     ``weight`` (out, in) is initialised N(0, 1)·weight_init/λ and ``bias`` to
-    bias_init/λ, so the effective values start at N(0, weight_init²/in) and
-    bias_init. 'lrelu' is leaky ReLU (slope 0.2) times √2.
+    bias_init/λ (a number or one value per output), so the effective values
+    start at N(0, weight_init²/in) and bias_init. 'lrelu' is leaky ReLU (slope 0.2) times √2.
     """
 
     def __init__(self, in_features: int, out_features: int, activation: str = "linear", bias: bool = True,
-                 lr_multiplier: float = 1.0, weight_init: float = 1.0, bias_init: float = 0.0) -> None:
+                 lr_multiplier: float = 1.0, weight_init: float = 1.0,
+                 bias_init: float | Sequence[float] = 0.0) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.activation = check_activation(activation, "FullyConnectedLayer")
         self.weight = nn.Parameter(torch.randn(out_features, in_features) * (weight_init / lr_multiplier))
-        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lr_multiplier)) if bias else None
+        start = torch.as_tensor(bias_init, dtype=torch.float32).broadcast_to(out_features) / lr_multiplier
+        self.bias = nn.Parameter(start.clone()) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
