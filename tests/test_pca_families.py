@@ -9,7 +9,17 @@ from torch import nn
 from steer.discovery import pca
 from steer.discovery.direction_report import pca_layer
 from steer.errors import SteerError
-from steer.generators import DCGAN, BigGAN, CustomGenerator, DigiFaceDCGAN, Generator, StyleGAN2, VAEDecoder
+from steer.generators import (
+    DCGAN,
+    BigGAN,
+    CustomGenerator,
+    DigiFaceDCGAN,
+    Generator,
+    NVlabsStyleGAN,
+    StyleGAN2,
+    VAEDecoder,
+)
+from tests.support.nvlabs_writer import write_nvlabs_pickle
 from tests.support.tiny_generators import STYLEGAN2 as TINY
 from tests.support.tiny_generators import save_biggan, save_stylegan2
 from tests.support.user_models import ConditionalCustom
@@ -32,6 +42,8 @@ def families(tmp_path_factory, stylegan2_path) -> dict[str, tuple[Generator, str
     """(generator, a layer) per family; the layer None: the generator's default."""
     biggan_dir = tmp_path_factory.mktemp("biggan")
     save_biggan(biggan_dir)
+    nvlabs = tmp_path_factory.mktemp("nvlabs") / "network.pkl"
+    write_nvlabs_pickle(nvlabs, c_dim=3)
     torch.manual_seed(0)
     return {
         "DCGAN": (DCGAN(latent_dim=8, resolution=16, width=4).freeze(), "main.5"),
@@ -45,12 +57,16 @@ def families(tmp_path_factory, stylegan2_path) -> dict[str, tuple[Generator, str
         "CustomGenerator": (CustomGenerator("tests.support.user_models.TinyDeconv", latent_dim=6, resolution=8,
                                             latent_shape="image").freeze(), "module.net.2"),
         "CustomGenerator conditional": (ConditionalCustom(), "module.main.2"),
+        "NVlabsStyleGAN z": (NVlabsStyleGAN(str(nvlabs), latent_space="z"), None),
+        "NVlabsStyleGAN w+": (NVlabsStyleGAN(str(nvlabs), latent_space="w+", layers=[0, 1]), None),
+        "NVlabsStyleGAN synthesis": (NVlabsStyleGAN(str(nvlabs)), "synthesis.b8.conv0"),
     }
 
 
 @pytest.mark.parametrize("family", ["DCGAN", "DigiFaceDCGAN", "BigGAN", "StyleGAN2 z", "StyleGAN2 w", "StyleGAN2 w+",
                                     "StyleGAN2 synthesis", "VAEDecoder", "CustomGenerator",
-                                    "CustomGenerator conditional"])
+                                    "CustomGenerator conditional", "NVlabsStyleGAN z", "NVlabsStyleGAN w+",
+                                    "NVlabsStyleGAN synthesis"])
 def test_pca_runs_on_every_family(families, family):
     generator, layer = families[family]
     layer = pca_layer(generator, layer)

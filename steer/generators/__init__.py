@@ -9,8 +9,9 @@ from steer.generators.biggan import BigGAN
 from steer.generators.custom import CustomGenerator
 from steer.generators.dcgan import DCGAN
 from steer.generators.digiface import DigiFaceDCGAN
+from steer.generators.nvlabs import NVlabsStyleGAN
 from steer.generators.stylegan2 import StyleGAN2
 from steer.generators.trained import TrainedGenerator
 from steer.generators.vae import VAEDecoder
 
-__all__ = ["Generator", "DCGAN", "DigiFaceDCGAN", "BigGAN", "StyleGAN2", "CustomGenerator", "TrainedGenerator", "VAEDecoder"]
+__all__ = ["Generator", "DCGAN", "DigiFaceDCGAN", "BigGAN", "StyleGAN2", "NVlabsStyleGAN", "CustomGenerator", "TrainedGenerator", "VAEDecoder"]

@@ -20,9 +20,8 @@ from torch import Tensor, nn
 
 from steer.checkpoint import is_state_dict, load, load_matching_state
 from steer.errors import SteerError
-from steer.generators.base import Generator
+from steer.generators.style_latents import StyleLatentGenerator
 
-LATENT_SPACES = ("z", "w", "w+")
 LR_MAPPING = 0.01  # learning-rate multiplier of the mapping MLP (rosinality lr_mlp, as in the paper)
 BLUR = (1.0, 3.0, 3.0, 1.0)  # the separable FIR filter of up-sampling
 GAIN = math.sqrt(2)  # leaky ReLU gain
@@ -60,21 +59,6 @@ def upfir2d(x: Tensor, kernel: Tensor, up: int = 1, pad: tuple[int, int] = (0, 0
     x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
     k = kernel.flip([0, 1]).to(x.dtype).expand(c, 1, *kernel.shape)
     return F.conv2d(x, k, groups=c)
-
-
-def w_lift(latent_space: str, style_dim: int, listed: int, latent_dim: int) -> Tensor | None:
-    """L with latent = L w for a StyleGAN latent that holds w (PCA on w, ``Generator.latent_lift``); None in z.
-
-    w: L = I. W+: I on each of the ``listed`` row blocks, then a zero block for
-    the w of the other rows when the latent has one (as SeFa's W+ directions).
-    """
-    if latent_space == "z":
-        return None
-    eye = torch.eye(style_dim)
-    if latent_space == "w":
-        return eye
-    base = [torch.zeros_like(eye)] if latent_dim > listed * style_dim else []
-    return torch.cat([eye] * listed + base)
 
 
 # -- layers (names match rosinality/stylegan2-pytorch) ------------------------------------
@@ -310,26 +294,15 @@ def read_checkpoint(path: str) -> tuple[dict[str, Tensor], Tensor | None]:
 
 
 # -- the generator ------------------------------------------------------------------------
-class StyleGAN2(Generator):
-    """StyleGAN2 from a rosinality checkpoint, steered in z, w or W+.
+class StyleGAN2(StyleLatentGenerator):
+    """StyleGAN2 from a rosinality checkpoint, steered in z, w or W+ (steer.generators.style_latents).
 
-    Latents by ``latent_space`` (d = ``style_dim``, L = n_latent = 2·log2(size) − 2):
-
-    * ``"z"``: z (N, d). forward maps it to w, truncates, uses w on every row.
-    * ``"w"``: w (N, d), used on every row. ``sample_latent`` returns mapped,
-      truncated w.
-    * ``"w+"``: the rows listed in ``layers`` (default: all L), then, when some
-      rows are not listed, one more block: the w used for all other rows.
-      Shape (N, (k + 1)·d) for k < L listed rows, (N, L·d) for all. Walks that
-      move only the listed blocks leave the other rows alone; ``sample_latent``
-      returns w in every block, so its images equal the w-space ones.
-
-    ``layers`` (W+ row indices, default all) are the rows a W+ latent holds and,
-    in w and W+, the layers whose style weights SeFa uses.
-    ``truncation`` ψ pulls w toward w̄ (the checkpoint's ``latent_avg``, else the
-    mean w of 4096 seeded z): w ↦ w̄ + ψ(w − w̄), at sampling time in w/W+, in
-    forward in z. Images are clamped to [-1, 1]. ``channels`` overrides the
-    official feature-map table ({resolution: channels}, for tiny models).
+    L = n_latent = 2·log2(size) − 2 W+ rows. ``layers`` (W+ row indices,
+    default all) are the rows a W+ latent holds and, in w and W+, the layers
+    whose style weights SeFa uses. ``truncation`` ψ uses w̄ = the checkpoint's
+    ``latent_avg``, else the mean w of 4096 seeded z. Images are clamped to
+    [-1, 1]. ``channels`` overrides the official feature-map table
+    ({resolution: channels}, for tiny models).
     """
 
     def __init__(
@@ -347,24 +320,10 @@ class StyleGAN2(Generator):
     ) -> None:
         if size < 4 or size & (size - 1) or (channels is None and size > 1024):
             raise SteerError(f"StyleGAN2 size must be a power of two from 4 to 1024, got {size}.")
-        if latent_space not in LATENT_SPACES:
-            raise SteerError(f"StyleGAN2 latent_space must be one of {', '.join(LATENT_SPACES)}; got {latent_space!r}.")
-        rows = n_latent(size)
-        listed = self._check_layers(layers, rows, latent_space)
+        super().__init__(style_dim, n_latent(size), size, latent_space, layers, truncation)
         channels = (
             self._check_channels(channels, size) if channels is not None else default_channels(size, channel_multiplier)
         )
-        if latent_space == "w+":
-            base = len(listed)  # the block that holds w for the unlisted rows
-            source = [listed.index(r) if r in listed else base for r in range(rows)]
-            blocks = base + (base < rows)
-        else:
-            source, blocks = [0] * rows, 1
-        super().__init__(blocks * style_dim, size, None, truncation)
-        self.style_dim = style_dim
-        self.latent_space = latent_space
-        self.layers = listed
-        self._source = source  # W+ row r is block source[r] of the latent
         self.net = StyleGAN2Network(size, style_dim, n_mlp, channels)
         state, avg = read_checkpoint(checkpoint)
         hint = (
@@ -381,18 +340,6 @@ class StyleGAN2(Generator):
             self.freeze()
 
     @staticmethod
-    def _check_layers(layers: list[int] | None, rows: int, space: str) -> list[int]:
-        if layers is None:
-            return list(range(rows))
-        if space == "z":
-            raise SteerError(
-                "StyleGAN2 layers select W+ rows; they have no meaning with latent_space='z'. Use 'w' or 'w+'."
-            )
-        if not layers or len(set(layers)) != len(layers) or any(not 0 <= r < rows for r in layers):
-            raise SteerError(f"StyleGAN2 layers must be distinct W+ rows in 0..{rows - 1} at this size, got {layers}.")
-        return sorted(layers)
-
-    @staticmethod
     def _check_channels(channels: dict[int, int], size: int) -> dict[int, int]:
         need = [2**r for r in range(2, int(math.log2(size)) + 1)]
         if any(channels.get(r, 0) <= 0 for r in need):
@@ -405,74 +352,15 @@ class StyleGAN2(Generator):
         z = torch.randn(AVG_SAMPLES, self.style_dim, generator=torch.Generator().manual_seed(0))
         return self.net.style(z).mean(0)
 
-    # -- latents ----------------------------------------------------------------------
-    def truncate(self, w: Tensor) -> Tensor:
-        """w̄ + ψ(w − w̄) (truncation trick), or w when ψ is None."""
-        if self.truncation is None:
-            return w
-        return self.latent_avg + self.truncation * (w - self.latent_avg)
-
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` latents on the CPU: z ~ N(0, I); in w/W+, w = truncate(mapping(z)) in every block."""
-        z = torch.randn(n, self.style_dim, generator=generator)
-        if self.latent_space == "z":
-            return z
-        with torch.no_grad():
-            w = self.truncate(self.net.style(z.to(self.latent_avg.device))).cpu()
-        return w.repeat(1, self.latent_dim // self.style_dim)
-
-    def rows(self, latent: Tensor) -> Tensor:
-        """The W+ rows (N, n_latent, style_dim) a latent stands for."""
-        if self.latent_space == "z":
-            latent = self.truncate(self.net.style(latent))
-        return latent.reshape(latent.shape[0], -1, self.style_dim)[:, self._source]
+    def map(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return self.net.style(z)
 
     def synthesize(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.net.synthesis(self.rows(z)).clamp(-1, 1)
 
-    @property
-    def walk_mask(self) -> Tensor | None:
-        """In W+ with chosen layers, walks move the listed rows only, never the block of the other rows."""
-        listed = len(self.layers) * self.style_dim
-        if self.latent_space != "w+" or listed == self.latent_dim:
-            return None
-        return torch.cat([torch.ones(listed), torch.zeros(self.latent_dim - listed)]).to(self.latent_avg.device)
-
-    # -- PCA (GANSpace) ------------------------------------------------------------------
     default_layer = "net.style"  # the mapping z → w: PCA on w, as GANSpace does for StyleGAN
 
-    def latent_lift(self, layer: str) -> Tensor | None:
-        """In w and W+ the latent holds w = mapping(z) (``net.style``), so components in w are directions as they
-        are (:func:`w_lift`); f = L⁺ latent reads w back."""
-        lift = w_lift(self.latent_space, self.style_dim, len(self.layers), self.latent_dim)
-        return None if layer != self.default_layer or lift is None else lift.to(self.latent_avg.device)
-
-    # -- SeFa -------------------------------------------------------------------------
     def first_projection(self) -> Tensor:
-        """A for SeFa: the style (modulation) weights of the selected layers, concatenated (docs/methods.md §4).
-
-        Rows: the 3×3 convs driven by the rows in ``layers`` (ToRGB excluded, as in
-        SeFa). w: A = [A_r; …] (Σ in_channels × d), since s_r = A_r w + b_r. W+:
-        the map from the latent restricted to moves that shift every listed row
-        by the same n, i.e. A·P with P the projector onto such moves; its
-        columns for listed block b are A / k (k listed rows), zero for the base
-        block, so its top eigenvectors are the SeFa directions written on every
-        listed row.
-        """
-        if self.latent_space == "z":
-            raise SteerError(
-                "StyleGAN2 SeFa works on the style weights, which read w, not z: "
-                "use latent_space='w' or 'w+' for closed-form directions."
-            )
-        convs = self.net.style_convs()
-        picked = [convs[r].modulation.effective_weight() for r in self.layers if r < len(convs)]
-        if not picked:
-            raise SteerError(
-                f"StyleGAN2 layers {self.layers} drive no modulated conv (only the last ToRGB); add earlier rows."
-            )
-        a = torch.cat(picked).detach()
-        if self.latent_space == "w":
-            return a
-        k = len(self.layers)
-        base = [torch.zeros_like(a)] if self.latent_dim > k * self.style_dim else []
-        return torch.cat([a / k] * k + base, dim=1)
+        """A for SeFa: the style (modulation) weights of the 3×3 convs driven by the rows in ``layers``
+        (ToRGB excluded, as in SeFa), combined by :meth:`sefa_matrix`."""
+        return self.sefa_matrix([(r, c.modulation.effective_weight()) for r, c in enumerate(self.net.style_convs())])
