@@ -34,12 +34,14 @@ def flat(config: Any, prefix: str = "") -> dict[str, Any]:
             for key, value in flat(item, f"{prefix}.{name}" if prefix else str(name)).items()}
 
 
-def differences(recorded: dict, given: dict) -> list[tuple[str, Any, Any]]:
-    """(key path, recorded value, given value) of every option that differs and must not on resume."""
+def differences(recorded: dict, given: dict, may_change: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
+    """(key path, recorded value, given value) of every option that differs and must not on resume (the options
+    of MAY_CHANGE and ``may_change`` may)."""
     old, new = flat(recorded), flat(given)
     keys = sorted(set(old) | set(new), key=lambda k: (k.split(".")[0] != "model", k))
+    allowed = MAY_CHANGE + may_change
     return [(key, old.get(key), new.get(key)) for key in keys
-            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in MAY_CHANGE)]
+            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in allowed)]
 
 
 def _short(value: Any) -> str:
@@ -47,9 +49,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}…"
 
 
-def check_same_config(recorded: dict, given: dict, ckpt_path: str) -> None:
-    """Refuse to resume from ``ckpt_path`` with a config that differs from the one recorded in it."""
-    found = differences(recorded, given)
+def check_same_config(recorded: dict, given: dict, ckpt_path: str, may_change: tuple[str, ...] = ()) -> None:
+    """Refuse to resume from ``ckpt_path`` with a config that differs from the one recorded in it; the options
+    ``may_change`` may differ too (e.g. the new place of a referenced weights file, whose bytes are checked)."""
+    found = differences(recorded, given, may_change)
     if not found:
         return
     listed = "; ".join(f"{key}: recorded {_short(old)}, given {_short(new)}" for key, old, new in found[:SHOWN])

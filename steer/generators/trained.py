@@ -18,6 +18,7 @@ from steer.config import build
 from steer.errors import SteerError
 from steer.formats.record import read_record
 from steer.generators.base import Generator
+from steer.generators.reference import completed_state, rebuilt
 
 
 def build_generator(spec: dict, recorded_in: str | None = None) -> Generator:
@@ -59,9 +60,15 @@ def load_generator(checkpoint_path: str | None = None, generator: dict | None = 
     if checkpoint_path is None:
         return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
     ckpt, record = read_record(Path(checkpoint_path))
-    module = build(record["config"]["model"], LightningModule, "model recorded in the checkpoint",
-                   recorded_in=str(checkpoint_path))
-    load_matching_state(module, ckpt["state_dict"], str(checkpoint_path),
+    where, model = str(checkpoint_path), record["config"]["model"]
+
+    def built(architecture: dict | None) -> LightningModule:
+        spec = model if architecture is None else {
+            **model, "init_args": {**model.get("init_args", {}), "generator": architecture}}
+        return build(spec, LightningModule, "model recorded in the checkpoint", recorded_in=where)
+
+    module = rebuilt(built, record, where)
+    load_matching_state(module, completed_state(module, ckpt, where), where,
                         "The checkpoint is damaged or was edited; use another copy.")
     return generator_of(module.eval(), checkpoint_path)
 
@@ -76,11 +83,17 @@ class TrainedGenerator(Generator):
     features, walk mask) is passed through.
     """
 
+    weights_option = "checkpoint"
+
     def __init__(self, checkpoint: str) -> None:
         inner = load_generator(checkpoint)
         super().__init__(inner.latent_dim, inner.resolution, inner.num_classes, inner.truncation)
         self.checkpoint = checkpoint
         self.inner = inner
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return (self.checkpoint,)
 
     def sample_latent(self, n: int, generator=None) -> Tensor:  # noqa: ANN001 - torch.Generator
         return self.inner.sample_latent(n, generator)
