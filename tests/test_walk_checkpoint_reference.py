@@ -21,7 +21,9 @@ from steer.modules import WalkModule
 from tests.support.steer_run import steer_fails
 
 MB = 1 << 20
-DEMO = Path(__file__).resolve().parents[1] / "configs" / "digiface" / "zoom_linear.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "configs" / "digiface" / "zoom_linear.yaml"
+SPRITES_GAN = ROOT / "checkpoints" / "sprites" / "gan_biased_x.ckpt"
 
 
 def digiface(weights: Path) -> dict:
@@ -79,15 +81,23 @@ def test_a_referenced_walk_loads_with_the_generator_read_from_its_file(walk, wei
     assert torch.equal(steer.load(walk).walk.w, saved)
 
 
-def test_embed_generator_keeps_the_weights_and_loads_after_the_weights_file_is_gone(tmp_path, weights):
-    walk = save_walk(tmp_path / "embedded.ckpt", digiface(weights), embed_generator=True)
+@pytest.mark.parametrize("kind", ["DigiFaceDCGAN", "TrainedGenerator"])
+def test_embed_generator_keeps_the_weights_and_loads_after_the_weights_file_is_gone(tmp_path, weights, kind):
+    if kind == "TrainedGenerator":  # a walk on a GAN steer trained: its weights file is the GAN's checkpoint
+        weights = Path(shutil.copy(SPRITES_GAN, tmp_path / "gan.ckpt"))
+        spec = {"class_path": "steer.generators.TrainedGenerator", "init_args": {"checkpoint": str(weights)}}
+    else:
+        spec = digiface(weights)
+    referenced = save_walk(tmp_path / "referenced.ckpt", spec)
+    walk = save_walk(tmp_path / "embedded.ckpt", spec, embed_generator=True)
     assert torch.load(walk, weights_only=True)["steer"]["generator"]["weights"] == "embedded"
-    assert walk.stat().st_size > 10 * MB
+    assert walk.stat().st_size > weights.stat().st_size / 10 > referenced.stat().st_size
     before = steer.load(walk).images(n=2)
     weights.unlink()
-    model = steer.load(walk)
-    assert type(model.generator).__name__ == "DCGAN"  # the network without the file; the weights from the checkpoint
+    model = steer.load(walk)  # the network without the file; the weights from the checkpoint
     assert torch.equal(model.images(n=2), before)
+    with pytest.raises(SteerError, match="references are gone"):
+        steer.load(referenced)
 
 
 def test_a_generator_that_reads_no_weights_file_is_embedded(tmp_path):
