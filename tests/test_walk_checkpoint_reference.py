@@ -174,8 +174,8 @@ def test_resuming_a_walk_whose_weights_moved_or_changed_is_refused_and_writes_no
 
     option = "--model.init_args.generator.init_args.weights"
     SteerCLI(args=fit(tmp_path / "run", 2, option, str(weights)))
-    last = tmp_path / "run" / "last.ckpt"
-    saved = last.read_bytes()
+    last, config = tmp_path / "run" / "last.ckpt", tmp_path / "run" / "config.yaml"
+    saved = last.read_bytes(), config.read_bytes()
     moved = weights.rename(tmp_path / "moved.tar")
     line = steer_fails(capsys, *fit(tmp_path / "run", 4, option, str(weights), "--ckpt_path", "last"))
     assert "references are gone" in line and option in line
@@ -185,6 +185,6 @@ def test_resuming_a_walk_whose_weights_moved_or_changed_is_refused_and_writes_no
     changed = altered(moved, tmp_path / "changed.tar")
     line = steer_fails(capsys, *fit(tmp_path / "run", 4, option, str(changed), "--ckpt_path", "last"))
     assert "are not the ones it was trained on" in line
-    assert last.read_bytes() == saved
+    assert (last.read_bytes(), config.read_bytes()) == saved
     SteerCLI(args=fit(tmp_path / "run", 4, option, str(moved), "--ckpt_path", "last"))  # the new place of the same bytes
     assert torch.load(last, weights_only=True)["global_step"] == 4

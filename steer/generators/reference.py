@@ -110,7 +110,7 @@ def check_files(generator_entry: dict, generator: Generator, where: str) -> None
         if Path(path).resolve() == Path(str(file.get("path"))).resolve():
             raise SteerError(f"the generator weights {path} changed since the walk in {where} was trained on them "
                              f"(recorded {_short(file.get('sha256'))}, now {_short(digest)}): put back the file it "
-                             f"was trained on{point(generator_entry)}, or train the walk anew.")
+                             f"was trained on, give a copy of it{point(generator_entry)}, or train the walk anew.")
         raise SteerError(f"the generator weights {path} given for the walk in {where} are not the ones it was trained "
                          f"on ({file.get('path')}, {_short(file.get('sha256'))}; given: {_short(digest)}): give that "
                          f"file{point(generator_entry)}.")
