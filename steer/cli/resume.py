@@ -10,9 +10,10 @@ from steer.checkpoint import leftover_temporaries
 from steer.errors import SteerError
 
 #: Options a resumed run may change (key paths and everything under them): how long it trains, how it
-#: validates and logs, where it saves, and on which hardware. Everything else (model, data, seed, precision,
-#: gradient options, and when and by which metric checkpoints are saved: Lightning would not restore the
-#: checkpoint callback's state and would write last-v1.ckpt beside last.ckpt) must be as recorded.
+#: validates and logs, where it saves, whether a walk checkpoint embeds its generator, and on which hardware.
+#: Everything else (model, data, seed, precision, gradient options, and when and by which metric checkpoints are
+#: saved: Lightning would not restore the checkpoint callback's state and would write last-v1.ckpt beside
+#: last.ckpt) must be as recorded.
 MAY_CHANGE = (
     "ckpt_path", "overwrite", "weights_only", "checkpoint.dirpath", "checkpoint.verbose", "trainer.max_steps", "trainer.max_epochs",
     "trainer.max_time", "trainer.min_steps", "trainer.min_epochs", "trainer.logger", "trainer.callbacks",
@@ -20,6 +21,7 @@ MAY_CHANGE = (
     "trainer.log_every_n_steps", "trainer.val_check_interval", "trainer.check_val_every_n_epoch",
     "trainer.limit_val_batches", "trainer.num_sanity_val_steps", "trainer.default_root_dir", "trainer.profiler",
     "trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.plugins",
+    "model.init_args.embed_generator",
 )
 SHOWN = 3  # differences named in the message
 
