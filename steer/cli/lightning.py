@@ -213,7 +213,7 @@ class SteerCLI(LightningCLI):
         sub = self.config.get(subcommand, {})
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
         self._resume: dict | None = None  # the checkpoint --ckpt_path names, and its path
-        self._resume_path = str(path)
+        self._resume_path = ""
         if path == "last" and subcommand == "fit":
             path = last_checkpoint(sub.get("checkpoint.dirpath"))
         if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
