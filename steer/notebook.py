@@ -115,7 +115,7 @@ class Steerable:
         return z.to(device), None if y is None else y.to(device)
 
 
-def load(path: str | Path, direction: int = 0, trust: Sequence[str] = ()) -> Steerable:
+def load(path: str | Path, direction: int = 0, trust: Sequence[str] = (), generator: dict | None = None) -> Steerable:
     """The generator, walk and edit in ``path``: a steer checkpoint (walk run, joint run; a GAN or β-VAE run
     gives the generator alone) or a direction file, whose ``direction``-th direction becomes the walk.
 
@@ -124,19 +124,24 @@ def load(path: str | Path, direction: int = 0, trust: Sequence[str] = ()) -> Ste
     which may name only classes of steer and the libraries it trusts by default;
     ``trust`` lists your own modules a file may name too (e.g. the package of
     your CustomGenerator's model), as does the environment variable STEER_TRUST.
+
+    A walk checkpoint references its pretrained generator's weights file (its
+    path and sha256); ``generator`` (class_path + init_args, the class it was
+    trained on) gives the generator anew, e.g. with the new place of a moved
+    weights file, whose bytes must be the same.
     """
     with trusting(trust):
-        return _load(path, direction)
+        return _load(path, direction, generator)
 
 
-def _load(path: str | Path, direction: int) -> Steerable:
+def _load(path: str | Path, direction: int, generator: dict | None) -> Steerable:
     if is_direction_file(path, "steer file"):  # steer's or another tool's (GANSpace, InterFaceGAN, rosinality SeFa)
         return _from_directions(str(path), direction)
     found = checkpoint.load(path, "steer file")
     if not isinstance(found, dict) or RECORD_KEY not in found:
         raise SteerError(f"{path} is neither a steer checkpoint nor a direction file; give a .ckpt written by "
                          "`steer fit` or a directions.pt written by `steer discover sefa|pca`.")
-    module, _ = load_module(Path(path))
+    module, _ = load_module(Path(path), generator)
     edit, walk = getattr(module, "edit", None), getattr(module, "walk", None)
     return Steerable(generator_of(module, str(path)), walk, edit,
                      edit.test_alphas() if edit is not None and walk is not None else None, str(path))

@@ -14,6 +14,7 @@ from steer.config import build, check_trusted
 from steer.errors import SteerError
 from steer.formats.record import read_record
 from steer.generators.base import Generator
+from steer.generators.reference import completed_state, rebuilt
 from steer.generators.trained import build_generator, generator_of, load_generator, recorded_generator
 from steer.sprites.factors import SpriteFactors
 
@@ -54,7 +55,8 @@ def load_module(path: Path, generator: dict | None = None) -> tuple[LightningMod
             f"the walk in {path} was trained on {_spec(trained)[0]}, not on the given {_spec(generator)[0]}; "
             "a walk only steers the generator it was trained on. Leave out --generator to use the recorded one."
         )
-    module = instantiate(model_config, generator, str(path))
+    module = (instantiate(model_config, generator, str(path)) if generator is not None
+              else rebuilt(lambda architecture: instantiate(model_config, architecture, str(path)), record, str(path)))
     gen = getattr(module, "generator", None)
     walk_dim = next((v.shape[-1] for k, v in ckpt["state_dict"].items() if k.startswith("walk.")), None)
     if isinstance(gen, Generator) and walk_dim is not None and getattr(module.walk, "latent_dim", walk_dim) != walk_dim:
@@ -69,10 +71,11 @@ def load_module(path: Path, generator: dict | None = None) -> tuple[LightningMod
             f"the walk in {path} has NaN or infinite weights ({', '.join(broken[:3])}): its training diverged. "
             "Use an earlier checkpoint of the run (e.g. best.ckpt) or retrain with a lower learning rate."
         )
+    state = completed_state(module, ckpt, str(path))
     try:
-        module.load_state_dict(ckpt["state_dict"])
+        module.load_state_dict(state)
     except RuntimeError as e:
-        summary = checkpoint.describe_mismatch(module, ckpt["state_dict"]) or str(e).strip().splitlines()[0]
+        summary = checkpoint.describe_mismatch(module, state) or str(e).strip().splitlines()[0]
         hint = ("Give the generator settings the walk was trained on, or leave out --generator to use the recorded one."
                 if generator is not None else "The checkpoint is damaged or was edited; use another copy.")
         raise SteerError(f"the weights in {path} do not fit the model its config describes ({summary}). {hint}") from None

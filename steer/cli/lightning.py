@@ -38,6 +38,7 @@ from steer.evaluation.test_report import SteerabilityReport
 from steer.evaluation.walk_strips import WalkStrips
 from steer.formats.provenance import frozen, provenance
 from steer.formats.record import RECORD_KEY
+from steer.generators import reference
 from steer.locks import refuse_if_held
 from steer.reports.wandb import (
     RUN_KEY,
@@ -211,17 +212,32 @@ class SteerCLI(LightningCLI):
         subcommand = self.config.get("subcommand") or ""
         sub = self.config.get(subcommand, {})
         path = sub.get("ckpt_path") if hasattr(sub, "get") else None
-        self._resume_state = None
+        self._resume: dict | None = None  # the checkpoint --ckpt_path names, and its path
+        self._resume_path = ""
         if path == "last" and subcommand == "fit":
             path = last_checkpoint(sub.get("checkpoint.dirpath"))
         if path and path not in ("last", "best", "hpc", "registry") and not str(path).startswith("registry:"):
             ckpt = load(path, "--ckpt_path")
             if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
                 raise SteerError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
-            self._resume_state = ckpt["state_dict"]
+            self._resume, self._resume_path = ckpt, str(path)
             recorded = ckpt.get(RECORD_KEY, {}).get("config") if isinstance(ckpt.get(RECORD_KEY), dict) else None
             if subcommand == "fit" and isinstance(recorded, dict):
-                check_same_config(recorded, yaml.safe_load(self._config_yaml()), str(path))
+                entry = reference.recorded_entry(ckpt)
+                option = entry.get("option") if entry is not None else None  # a new place of the file: hash-checked
+                check_same_config(recorded, yaml.safe_load(self._config_yaml()), str(path),
+                                  (f"model.init_args.generator.init_args.{option}",) if option else ())
+
+    def instantiate_classes(self) -> None:
+        """Build the config's parts; a generator that cannot be built because the weights file a --ckpt_path
+        checkpoint references is gone says so."""
+        try:
+            super().instantiate_classes()
+        except Exception as e:
+            entry = reference.recorded_entry(self._resume) if self._resume is not None else None
+            if steer_cause(e) is not None and reference.missing_files(entry):
+                raise reference.moved(entry, f"--ckpt_path {self._resume_path}") from None
+            raise
 
     def before_fit(self) -> None:
         """A checkpoint to resume from must hold this model's weights, not another model's; the optimizers must
@@ -268,12 +284,13 @@ class SteerCLI(LightningCLI):
         start_runs(self.trainer)
 
     def _check_checkpoint_fits(self) -> None:
-        if self._resume_state is None:
+        if self._resume is None:
             return
-        mismatch = describe_mismatch(self.model, self._resume_state)
+        state = reference.completed_state(self.model, self._resume, f"--ckpt_path {self._resume_path}")
+        mismatch = describe_mismatch(self.model, state)
         if mismatch:
             raise SteerError(
-                f"--ckpt_path {self.config[self.subcommand]['ckpt_path']} was saved by another model ({mismatch}); "
+                f"--ckpt_path {self._resume_path} was saved by another model ({mismatch}); "
                 "resume with the config.yaml saved beside it."
             )
 

@@ -10,9 +10,10 @@ from steer.checkpoint import leftover_temporaries
 from steer.errors import SteerError
 
 #: Options a resumed run may change (key paths and everything under them): how long it trains, how it
-#: validates and logs, where it saves, and on which hardware. Everything else (model, data, seed, precision,
-#: gradient options, and when and by which metric checkpoints are saved: Lightning would not restore the
-#: checkpoint callback's state and would write last-v1.ckpt beside last.ckpt) must be as recorded.
+#: validates and logs, where it saves, whether a walk checkpoint embeds its generator, and on which hardware.
+#: Everything else (model, data, seed, precision, gradient options, and when and by which metric checkpoints are
+#: saved: Lightning would not restore the checkpoint callback's state and would write last-v1.ckpt beside
+#: last.ckpt) must be as recorded.
 MAY_CHANGE = (
     "ckpt_path", "overwrite", "weights_only", "checkpoint.dirpath", "checkpoint.verbose", "trainer.max_steps", "trainer.max_epochs",
     "trainer.max_time", "trainer.min_steps", "trainer.min_epochs", "trainer.logger", "trainer.callbacks",
@@ -20,6 +21,7 @@ MAY_CHANGE = (
     "trainer.log_every_n_steps", "trainer.val_check_interval", "trainer.check_val_every_n_epoch",
     "trainer.limit_val_batches", "trainer.num_sanity_val_steps", "trainer.default_root_dir", "trainer.profiler",
     "trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.plugins",
+    "model.init_args.embed_generator",
 )
 SHOWN = 3  # differences named in the message
 
@@ -34,12 +36,14 @@ def flat(config: Any, prefix: str = "") -> dict[str, Any]:
             for key, value in flat(item, f"{prefix}.{name}" if prefix else str(name)).items()}
 
 
-def differences(recorded: dict, given: dict) -> list[tuple[str, Any, Any]]:
-    """(key path, recorded value, given value) of every option that differs and must not on resume."""
+def differences(recorded: dict, given: dict, may_change: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
+    """(key path, recorded value, given value) of every option that differs and must not on resume (the options
+    of MAY_CHANGE and ``may_change`` may)."""
     old, new = flat(recorded), flat(given)
     keys = sorted(set(old) | set(new), key=lambda k: (k.split(".")[0] != "model", k))
+    allowed = MAY_CHANGE + may_change
     return [(key, old.get(key), new.get(key)) for key in keys
-            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in MAY_CHANGE)]
+            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in allowed)]
 
 
 def _short(value: Any) -> str:
@@ -47,9 +51,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}…"
 
 
-def check_same_config(recorded: dict, given: dict, ckpt_path: str) -> None:
-    """Refuse to resume from ``ckpt_path`` with a config that differs from the one recorded in it."""
-    found = differences(recorded, given)
+def check_same_config(recorded: dict, given: dict, ckpt_path: str, may_change: tuple[str, ...] = ()) -> None:
+    """Refuse to resume from ``ckpt_path`` with a config that differs from the one recorded in it; the options
+    ``may_change`` may differ too (e.g. the new place of a referenced weights file, whose bytes are checked)."""
+    found = differences(recorded, given, may_change)
     if not found:
         return
     listed = "; ".join(f"{key}: recorded {_short(old)}, given {_short(new)}" for key, old, new in found[:SHOWN])

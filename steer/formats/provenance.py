@@ -2,6 +2,9 @@
 
     {"version": …, "command": [argv …], "config": {resolved config of the command},
      "generator": {"spec": {class_path, init_args} or {"checkpoint": path}, "weights_sha256": …}}
+
+A walk checkpoint's generator entry also says whether it references the weights files or embeds the
+weights (steer.generators.reference).
 """
 
 from __future__ import annotations

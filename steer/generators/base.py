@@ -139,6 +139,27 @@ class Generator(nn.Module):
         """The model's own forward pass; called by ``forward`` after the checks."""
         raise NotImplementedError
 
+    # -- pretrained weights: what a walk checkpoint references instead of embedding ------------------
+    #: The option that names this generator's weights file, for messages on a moved or changed file
+    #: (e.g. "checkpoint"); None: the generator reads no file.
+    weights_option: str | None = None
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        """The files this generator's pretrained weights were read from.
+
+        A walk checkpoint records their paths and sha256 instead of the
+        weights (docs/architecture.md, Checkpoints). Empty (the default): the
+        weights come from no file (e.g. random init), and walk checkpoints
+        embed them.
+        """
+        return ()
+
+    def architecture(self) -> dict | None:
+        """class_path + init_args of a generator with this one's network and state-dict keys that reads no file:
+        what a walk checkpoint that embeds the weights is rebuilt with when the weights file is gone. None: none."""
+        return None
+
     # -- optional capabilities --------------------------------------------------
     @property
     def walk_mask(self) -> Tensor | None:

@@ -82,6 +82,8 @@ class BigGAN(Generator):
     and the model uses the batch-norm statistics stored for ψ.
     """
 
+    weights_option = "weights_dir"
+
     def __init__(self, weights_dir: str, truncation: float = 0.4, freeze: bool = True) -> None:
         if not 0 < truncation <= 1:
             raise SteerError(f"BigGAN truncation must be in (0, 1], got {truncation}.")
@@ -89,6 +91,7 @@ class BigGAN(Generator):
         config = _read_config(config_path)
         package = _package()
         super().__init__(config["z_dim"], config["output_dim"], config["num_classes"], truncation)
+        self._files = (str(config_path), str(weights_path))
         self.model = package.BigGAN(package.BigGANConfig.from_dict(config))
         state = load(weights_path, "BigGAN weights")
         if not is_state_dict(state):
@@ -99,6 +102,10 @@ class BigGAN(Generator):
         load_matching_state(self.model, state, f"BigGAN weights {weights_path}", hint)
         if freeze:
             self.freeze()
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return self._files
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """ψ·z, z ~ N(0, I) truncated to [-2, 2] (BigGAN's truncation trick)."""

@@ -33,12 +33,27 @@ def digiface_weights_path() -> Path:
 
 
 class DigiFaceDCGAN(DCGAN):
-    """DCGAN (z: 100, width 64, 64 px, RGB) with the pretrained DigiFace1M weights."""
+    """DCGAN (z: 100, width 64, 64 px, RGB) with the pretrained DigiFace1M weights.
 
-    def __init__(self, truncation: float | None = None, freeze: bool = True) -> None:
+    ``weights``: the weights file (default: the one inside ``gan-face-generate``),
+    e.g. a copy of it on a machine without the package.
+    """
+
+    weights_option = "weights"
+
+    def __init__(self, truncation: float | None = None, freeze: bool = True, weights: str | None = None) -> None:
         super().__init__(latent_dim=100, resolution=64, width=64, channels=3, truncation=truncation)
-        path = digiface_weights_path()
-        state = load_weights(path, key="netG_state_dict", what="DigiFace DCGAN weights")
+        self.weights = str(digiface_weights_path() if weights is None else weights)
+        state = load_weights(self.weights, key="netG_state_dict", what="DigiFace DCGAN weights")
         self.main.load_state_dict({k.removeprefix("main."): v for k, v in state.items()})
         if freeze:
             self.freeze()
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return (self.weights,)
+
+    def architecture(self) -> dict:
+        return {"class_path": "steer.generators.DCGAN",
+                "init_args": {"latent_dim": 100, "resolution": 64, "width": 64, "channels": 3,
+                              "truncation": self.truncation}}

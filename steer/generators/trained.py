@@ -18,6 +18,7 @@ from steer.config import build
 from steer.errors import SteerError
 from steer.formats.record import read_record
 from steer.generators.base import Generator
+from steer.generators.reference import completed_state, rebuilt
 
 
 def build_generator(spec: dict, recorded_in: str | None = None) -> Generator:
@@ -61,12 +62,28 @@ def load_generator(checkpoint_path: str | None = None, generator: dict | None = 
         raise SteerError("give either --checkpoint (a trained run) or --generator (a generator spec), not both.")
     if checkpoint_path is None:
         return build_generator(generator or {"class_path": "steer.generators.DigiFaceDCGAN"}).freeze()
+    return _trained(checkpoint_path)[0]
+
+
+def _trained(checkpoint_path: str) -> tuple[Generator, dict | None]:
+    """The generator of a steer checkpoint, frozen, with its trained weights; and the spec of a generator with its
+    network that reads no file (None: none)."""
     ckpt, record = read_record(Path(checkpoint_path))
-    module = build(record["config"]["model"], LightningModule, "model recorded in the checkpoint",
-                   recorded_in=str(checkpoint_path))
-    load_matching_state(module, ckpt["state_dict"], str(checkpoint_path),
+    where, model = str(checkpoint_path), record["config"]["model"]
+
+    def built(architecture: dict | None) -> LightningModule:
+        spec = model if architecture is None else {
+            **model, "init_args": {**model.get("init_args", {}), "generator": architecture}}
+        return build(spec, LightningModule, "model recorded in the checkpoint", recorded_in=where)
+
+    module = rebuilt(built, record, where)
+    load_matching_state(module, completed_state(module, ckpt, where), where,
                         "The checkpoint is damaged or was edited; use another copy.")
-    return generator_of(module.eval(), checkpoint_path)
+    generator = generator_of(module.eval(), checkpoint_path)
+    recorded = model.get("init_args", {}).get("generator")
+    if generator.weights_files:
+        return generator, generator.architecture()
+    return generator, recorded if isinstance(recorded, dict) and "class_path" in recorded else None
 
 
 class TrainedGenerator(Generator):
@@ -77,13 +94,31 @@ class TrainedGenerator(Generator):
     The checkpoint's recorded config rebuilds the network (nothing in the
     file runs); every capability of the inner generator (first projection,
     features, walk mask) is passed through.
+
+    ``network`` instead of ``checkpoint``: the spec of the inner generator,
+    built untrained; a walk checkpoint that embeds the trained weights is
+    rebuilt so when the checkpoint it names is gone.
     """
 
-    def __init__(self, checkpoint: str) -> None:
-        inner = load_generator(checkpoint)
+    weights_option = "checkpoint"
+
+    def __init__(self, checkpoint: str | None = None, network: dict | None = None) -> None:
+        if (checkpoint is None) == (network is None):
+            raise SteerError("TrainedGenerator takes checkpoint (a steer checkpoint of a GAN, β-VAE, joint or walk "
+                             "run) or network (the spec of its generator, untrained); give one of them.")
+        inner, network = _trained(checkpoint) if checkpoint is not None else (build_generator(network).freeze(), network)
         super().__init__(inner.latent_dim, inner.resolution, inner.num_classes, inner.truncation)
         self.checkpoint = checkpoint
         self.inner = inner
+        self.network = network
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return () if self.checkpoint is None else (self.checkpoint,)
+
+    def architecture(self) -> dict | None:
+        return None if self.network is None else {"class_path": "steer.generators.TrainedGenerator",
+                                                  "init_args": {"network": self.network}}
 
     def sample_latent(self, n: int, generator=None) -> Tensor:  # noqa: ANN001 - torch.Generator
         return self.inner.sample_latent(n, generator)

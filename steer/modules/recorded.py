@@ -12,6 +12,7 @@ from steer.checkpoint import describe_mismatch
 from steer.config import build, check_trusted
 from steer.errors import SteerError
 from steer.formats.record import read_record
+from steer.generators.reference import completed_state, rebuilt
 
 
 class RecordedModule(LightningModule):
@@ -56,11 +57,18 @@ class RecordedModule(LightningModule):
         recorded_args = {k: v for k, v in spec.get("init_args", {}).items() if k not in kwargs}
         check_trusted({"init_args": recorded_args}, str(checkpoint_path))  # the class is this one, the caller's
         init_args = {**recorded_args, **kwargs}
-        module = build({"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}, cls,
-                       "model recorded in the checkpoint")
+
+        def built(architecture: dict | None) -> RecordedModule:
+            args = init_args if architecture is None else {**init_args, "generator": architecture}
+            return build({"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": args}, cls,
+                         "model recorded in the checkpoint")
+
+        where = str(checkpoint_path)
+        module = built(None) if "generator" in kwargs else rebuilt(built, record, where)
+        state = completed_state(module, ckpt, where)
         try:
-            module.load_state_dict(ckpt["state_dict"], strict=True if strict is None else strict)
+            module.load_state_dict(state, strict=True if strict is None else strict)
         except RuntimeError:
             raise SteerError(f"the weights in {checkpoint_path} do not fit the {cls.__name__} its config describes "
-                             f"({describe_mismatch(module, ckpt['state_dict'])}).") from None
+                             f"({describe_mismatch(module, state)}).") from None
         return module.to(map_location).eval() if map_location is not None else module.eval()

@@ -12,6 +12,7 @@ from torchmetrics.aggregation import MeanMetric
 
 from steer.edits import Edit
 from steer.errors import SteerError
+from steer.generators import reference
 from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import grid, log_image
@@ -48,6 +49,11 @@ class WalkModule(RecordedModule):
     ``channels_last`` stores its convolution weights, and so its activations,
     channels-last. Both leave the outputs the same up to float rounding and the
     checkpoint format unchanged.
+
+    Checkpoints (docs/architecture.md): a generator whose pretrained weights
+    come from a file is referenced (its spec, the file's path and sha256),
+    not embedded; ``embed_generator`` embeds the weights instead, for one
+    self-contained file. A generator that reads no file is always embedded.
     """
 
     #: Steps between reads of the loss-finiteness record when training on an
@@ -65,6 +71,7 @@ class WalkModule(RecordedModule):
         strip_latents: int = 4,
         compile: bool = False,
         channels_last: bool = False,
+        embed_generator: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "edit", "walk", "loss", "optimizer"])
@@ -87,6 +94,8 @@ class WalkModule(RecordedModule):
             # In place (nn.Module.compile): the state dict keeps its keys, so checkpoints do not change.
             self.generator.compile(dynamic=False)
         self._finite: _FiniteRecord | None = None
+        self.embed_generator = embed_generator
+        self._generator_entry: dict | None = None  # the record's generator entry, made at the first save
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.walk.parameters())
@@ -155,6 +164,13 @@ class WalkModule(RecordedModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self._check_finite()  # never write a walk that a NaN step has spoilt
+        if self._generator_entry is None:
+            self._generator_entry = reference.entry(self.generator, self.embed_generator)
+        reference.refer(checkpoint, self._generator_entry)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        where = getattr(self._trainer, "ckpt_path", None) or "the checkpoint"
+        checkpoint["state_dict"] = reference.completed_state(self, checkpoint, str(where))
 
     def on_train_end(self) -> None:
         self._check_finite()
