@@ -18,7 +18,10 @@ from steer.formats.provenance import file_sha256, provenance
 from steer.generators.digiface import digiface_weights_path
 from steer.generators.trained import load_generator
 from steer.modules import WalkModule
+from tests.support.nvlabs_writer import write_nvlabs_pickle
 from tests.support.steer_run import steer_fails
+from tests.support.tiny_generators import STYLEGAN2 as TINY_STYLEGAN2
+from tests.support.tiny_generators import save_stylegan2
 
 MB = 1 << 20
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,3 +191,36 @@ def test_resuming_a_walk_whose_weights_moved_or_changed_is_refused_and_writes_no
     assert (last.read_bytes(), config.read_bytes()) == saved
     SteerCLI(args=fit(tmp_path / "run", 4, option, str(moved), "--ckpt_path", "last"))  # the new place of the same bytes
     assert torch.load(last, weights_only=True)["global_step"] == 4
+
+
+def stylegan2_spec(tmp_path: Path) -> dict:
+    save_stylegan2(tmp_path / "stylegan2.pt")
+    return {"class_path": "steer.generators.StyleGAN2",
+            "init_args": {"checkpoint": str(tmp_path / "stylegan2.pt"), **TINY_STYLEGAN2}}
+
+
+def nvlabs_spec(tmp_path: Path) -> dict:
+    write_nvlabs_pickle(tmp_path / "network.pkl")
+    return {"class_path": "steer.generators.NVlabsStyleGAN", "init_args": {"pickle": str(tmp_path / "network.pkl")}}
+
+
+def custom_spec(tmp_path: Path) -> dict:
+    spec = {"model_class": "tests.support.user_models.TinyDeconv", "latent_dim": 6, "resolution": 8,
+            "latent_shape": "image"}
+    generator = build({"class_path": "steer.generators.CustomGenerator", "init_args": spec}, torch.nn.Module, "g")
+    torch.save(generator.module.state_dict(), tmp_path / "weights.pt")
+    return {"class_path": "steer.generators.CustomGenerator",
+            "init_args": {**spec, "weights": str(tmp_path / "weights.pt")}}
+
+
+@pytest.mark.parametrize("spec", [stylegan2_spec, nvlabs_spec, custom_spec], ids=["StyleGAN2", "NVlabs", "custom"])
+def test_every_family_with_a_weights_file_is_referenced_and_reloads(tmp_path, spec):
+    generator = spec(tmp_path)
+    walk = save_walk(tmp_path / "walk.ckpt", generator)
+    entry = torch.load(walk, weights_only=True)["steer"]["generator"]
+    option = {"StyleGAN2": "checkpoint", "NVlabsStyleGAN": "pickle", "CustomGenerator": "weights"}
+    assert entry["weights"] == "reference" and entry["option"] == option[generator["class_path"].rsplit(".", 1)[1]]
+    assert list(torch.load(walk, weights_only=True)["state_dict"]) == ["walk.w"]
+    fresh = build(generator, torch.nn.Module, "generator")
+    loaded = steer.load(walk, trust=["tests.support.user_models"]).generator
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), fresh.state_dict().values()))

@@ -140,6 +140,7 @@ class CustomGenerator(Generator):
         self.output_range = output_range_of(output_range)
         self.first_layer = first_layer
         self.module = build(import_class(model_class), model_args or {})
+        self.weights = weights
         if weights is not None:
             self._load(weights, state_dict_key)
         if first_layer is not None:
@@ -155,6 +156,12 @@ class CustomGenerator(Generator):
     @property
     def latent_shape(self) -> str:
         return self.inputs.latent_shape
+
+    weights_option = "weights"
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return () if self.weights is None else (self.weights,)
 
     def _load(self, weights: str, key: str | None) -> None:
         what = "generator weights"

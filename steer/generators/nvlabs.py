@@ -90,6 +90,11 @@ class NVlabsStyleGAN(StyleLatentGenerator):
             self.freeze()
 
     default_layer = "mapping"  # PCA on w, as GANSpace does for StyleGAN
+    weights_option = "pickle"
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return (self.pickle,)
 
     @property
     def latent_avg(self) -> Tensor:

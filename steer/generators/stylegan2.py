@@ -305,6 +305,8 @@ class StyleGAN2(StyleLatentGenerator):
     ({resolution: channels}, for tiny models).
     """
 
+    weights_option = "checkpoint"
+
     def __init__(
         self,
         checkpoint: str,
@@ -336,8 +338,13 @@ class StyleGAN2(StyleLatentGenerator):
                 f"StyleGAN2 checkpoint {checkpoint}: latent_avg has {avg.numel()} values, not style_dim={style_dim}."
             )
         self.register_buffer("latent_avg", avg.reshape(style_dim).float() if avg is not None else self._mean_w())
+        self.weights_path = checkpoint
         if freeze:
             self.freeze()
+
+    @property
+    def weights_files(self) -> tuple[str, ...]:
+        return (self.weights_path,)
 
     @staticmethod
     def _check_channels(channels: dict[int, int], size: int) -> dict[int, int]:
