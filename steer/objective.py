@@ -41,13 +41,20 @@ def steer_pair(
     ``source`` = G(z) may be passed in when several α share the same latents,
     so the generator's target pass runs once per batch. Where the generator
     declares a ``walk_mask``, the walk moves only those latent coordinates.
+    The pair is fp32 also when the generator ran in bf16 (:func:`fp32`).
     """
     if source is None:
         with torch.no_grad():
             source = generator(z, y)
     source = source.detach()
     target, mask = edit(source, alpha)
-    return Pair(walked_image(generator, edit, walk, z, alpha, y), target, mask, source)
+    return Pair(*map(fp32, (walked_image(generator, edit, walk, z, alpha, y), target, mask, source)))
+
+
+def fp32(t: Tensor) -> Tensor:
+    """A bf16/fp16 tensor in fp32, any other as it is. Under autocast (``--trainer.precision bf16-mixed``) the
+    generator's images are bf16; the pair comes back in fp32 so that losses and metrics sum in fp32."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def steer_pairs(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,
