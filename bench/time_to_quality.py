@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-every", type=int, default=4)
     p.add_argument("--val-latents", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lr", type=float, default=0.003,
+                   help="0.003: the error falls steadily over the first 100 steps (at 0.01 it bottoms out by step 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", action="store_true", help="print every validation point")
     add_machine_args(p)

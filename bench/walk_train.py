@@ -83,7 +83,8 @@ class StepTimer(Callback):
 
 
 def steer_runner(module: WalkModule, w0: Tensor, batch: int, warmup: int, steps: int, seed: int,
-                 device: torch.device) -> Callable[[int], float]:
+                 device: torch.device, precision: str = "32-true", alphas_per_latent: int = 1) -> Callable[[int], float]:
+    """Training images/s (pairs) of ``module`` in a Trainer at ``precision`` (e.g. bf16-mixed)."""
     accelerator, devices = lightning_accelerator(device)
 
     def run(_: int) -> float:
@@ -92,8 +93,8 @@ def steer_runner(module: WalkModule, w0: Tensor, batch: int, warmup: int, steps:
         timer = StepTimer(warmup, warmup + steps - 1, device)
         trainer = Trainer(accelerator=accelerator, devices=devices, max_steps=warmup + steps, logger=False,
                           enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer])
-        trainer.fit(module, LatentDataModule(batch_size=batch, seed=seed))
+                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer], precision=precision)
+        trainer.fit(module, LatentDataModule(batch_size=batch, seed=seed, alphas_per_latent=alphas_per_latent))
         return steps * batch / (timer.t1 - timer.t0)
 
     return run
