@@ -203,8 +203,8 @@ def steer_runner(s: Setup, target: float, alphas_per_latent: int, compile: bool,
 
 
 def spread(values: list[float], fmt: str = ".1f") -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
+    """median (min–max); a run that never reached the target counts as ∞ (its ratio as ∞ too)."""
+    if not values:
         return "not reached"
     return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
 
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, results in outcomes.items():
         seconds = [o.seconds for o in results]
         rates = [o.steps * args.batch / o.seconds for o in results if o.reached]
-        ratio = [q / t for q, t in zip(plain, seconds)]
+        ratio = [q / t if math.isfinite(t) else math.inf for q, t in zip(plain, seconds)]
         rows.append([name, spread(seconds), " ".join(str(o.steps) for o in results), spread(rates),
                      "–" if name == "plain" else spread(ratio, ".2f")])
     print(table(["side", "time to target s", "steps to target", "train img/s", "plain time / this time"], rows))
