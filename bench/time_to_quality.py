@@ -1,6 +1,6 @@
 """Time to quality: how long steer and a plain PyTorch loop take to reach the same validation walk error.
 
-    .venv/bin/python bench/time_to_quality.py --alphas-per-latent 4 --compile --channels-last
+    .venv/bin/python bench/time_to_quality.py --alphas-per-latent 2 4 --compile --channels-last
 
 Both sides learn a LinearWalk for the Zoom edit on the pretrained DigiFace
 DCGAN (frozen) with Adam at the same learning rate, from the same initial walk,
