@@ -49,7 +49,8 @@ class WalkModule(RecordedModule):
     through ``torch.compile`` (compiled on the first step of each batch shape);
     ``channels_last`` stores its convolution weights, and so its activations,
     channels-last. Both leave the outputs the same up to float rounding and the
-    checkpoint format unchanged.
+    checkpoint format unchanged. bf16 is the Trainer's ``precision="bf16-mixed"``:
+    the generator runs under autocast, the loss and metrics in fp32.
     """
 
     #: Steps between reads of the loss-finiteness record when training on an
