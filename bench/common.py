@@ -15,8 +15,11 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 def quiet() -> None:
@@ -83,10 +86,11 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def interleaved(runs: dict[str, Callable[[int], float]], repeats: int) -> dict[str, list[float]]:
-    """Each run ``repeats`` times, alternating the order (A B, B A, …) so that drifts in load hit all alike."""
+def interleaved(runs: dict[str, Callable[[int], T]], repeats: int) -> dict[str, list[T]]:
+    """Each run ``repeats`` times, alternating the order (A B, B A, …) so that drifts in load hit all alike;
+    run ``r`` gets ``r`` (e.g. for its seed)."""
     names = list(runs)
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[T]] = {name: [] for name in names}
     for r in range(repeats):
         for name in (names if r % 2 == 0 else names[::-1]):
             out[name].append(runs[name](r))

@@ -47,8 +47,9 @@ def counted(fn) -> int:
     return counter.get_total_flops()
 
 
-def matmul_peak(device: torch.device, size: int, repeats: int) -> float:
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+def matmul_peak(device: torch.device, size: int, repeats: int, dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of the best of ``repeats`` square matmuls of ``size`` in ``dtype``."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     torch.matmul(a, b)
     best = float("inf")
     for _ in range(repeats):

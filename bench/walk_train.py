@@ -83,7 +83,8 @@ class StepTimer(Callback):
 
 
 def steer_runner(module: WalkModule, w0: Tensor, batch: int, warmup: int, steps: int, seed: int,
-                 device: torch.device) -> Callable[[int], float]:
+                 device: torch.device, precision: str = "32-true", alphas_per_latent: int = 1) -> Callable[[int], float]:
+    """Training images/s (pairs) of ``module`` in a Trainer at ``precision`` (e.g. bf16-mixed)."""
     accelerator, devices = lightning_accelerator(device)
 
     def run(_: int) -> float:
@@ -92,34 +93,40 @@ def steer_runner(module: WalkModule, w0: Tensor, batch: int, warmup: int, steps:
         timer = StepTimer(warmup, warmup + steps - 1, device)
         trainer = Trainer(accelerator=accelerator, devices=devices, max_steps=warmup + steps, logger=False,
                           enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer])
-        trainer.fit(module, LatentDataModule(batch_size=batch, seed=seed))
+                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer], precision=precision)
+        trainer.fit(module, LatentDataModule(batch_size=batch, seed=seed, alphas_per_latent=alphas_per_latent))
         return steps * batch / (timer.t1 - timer.t0)
 
     return run
+
+
+def plain_net(generator: DigiFaceDCGAN, device: torch.device, compile: bool, channels_last: bool) -> nn.Module:
+    """The DCGAN's bare nn.Sequential on ``device``, channels-last and compiled if asked."""
+    net: nn.Module = generator.main.to(device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return torch.compile(net, dynamic=False) if compile else net
+
+
+def plain_loss(net: nn.Module, z: Tensor, alpha: Tensor, w: Tensor) -> Tensor:
+    """The walk loss written inline: masked L2 between G(z + log α · w) and the zoom of G(z) (no grad)."""
+    with torch.no_grad():
+        source = net(z[:, :, None, None])
+    theta = torch.eye(2, 3, device=z.device).repeat(len(z), 1, 1)
+    theta[:, :, :2] /= alpha[:, :, None]
+    grid = F.affine_grid(theta, list(source.shape), align_corners=False)
+    target = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    mask = (grid.abs() <= 1 + 1e-6).all(dim=-1, keepdim=True).permute(0, 3, 1, 2).to(source.dtype)
+    walked = net((z + alpha.log() @ w)[:, :, None, None])
+    mask = mask.expand_as(walked)
+    return (mask * (walked - target) ** 2).sum() / mask.sum().clamp_min(1e-8)
 
 
 def plain_runner(generator: DigiFaceDCGAN, w0: Tensor, lr: float, batch: int, warmup: int, steps: int, seed: int,
                  device: torch.device, compile: bool, channels_last: bool, result: dict) -> Callable[[int], float]:
     """The same algorithm without steer: a loop, the DCGAN's nn.Sequential, the warp and loss inline."""
     edit = Zoom()  # only for drawing α the way the data module does
-    net: nn.Module = generator.main.to(device)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    if compile:
-        net = torch.compile(net, dynamic=False)
-
-    def loss_of(z: Tensor, alpha: Tensor, w: Tensor) -> Tensor:
-        with torch.no_grad():
-            source = net(z[:, :, None, None])
-        theta = torch.eye(2, 3, device=z.device).repeat(len(z), 1, 1)
-        theta[:, :, :2] /= alpha[:, :, None]
-        grid = F.affine_grid(theta, list(source.shape), align_corners=False)
-        target = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        mask = (grid.abs() <= 1 + 1e-6).all(dim=-1, keepdim=True).permute(0, 3, 1, 2).to(source.dtype)
-        walked = net((z + alpha.log() @ w)[:, :, None, None])
-        mask = mask.expand_as(walked)
-        return (mask * (walked - target) ** 2).sum() / mask.sum().clamp_min(1e-8)
+    net = plain_net(generator, device, compile, channels_last)
 
     def run(_: int) -> float:
         w = w0.clone().to(device).requires_grad_()
@@ -131,7 +138,7 @@ def plain_runner(generator: DigiFaceDCGAN, w0: Tensor, lr: float, batch: int, wa
             alpha = edit.sample_alpha(batch, g).to(device, non_blocking=True)
             if i == warmup:
                 t0 = now(device)
-            loss = loss_of(z, alpha, w)
+            loss = plain_loss(net, z, alpha, w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

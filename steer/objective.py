@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from steer.edits import Edit
+from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.walks import Walk
 
@@ -40,13 +41,42 @@ def steer_pair(
     ``source`` = G(z) may be passed in when several α share the same latents,
     so the generator's target pass runs once per batch. Where the generator
     declares a ``walk_mask``, the walk moves only those latent coordinates.
+    The pair is fp32 also when the generator ran in bf16 (:func:`fp32`).
     """
     if source is None:
         with torch.no_grad():
             source = generator(z, y)
     source = source.detach()
     target, mask = edit(source, alpha)
-    return Pair(walked_image(generator, edit, walk, z, alpha, y), target, mask, source)
+    return Pair(*map(fp32, (walked_image(generator, edit, walk, z, alpha, y), target, mask, source)))
+
+
+def fp32(t: Tensor) -> Tensor:
+    """A bf16/fp16 tensor in fp32, any other as it is. Under autocast (``--trainer.precision bf16-mixed``) the
+    generator's images are bf16; the pair comes back in fp32 so that losses and metrics sum in fp32."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def steer_pairs(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alpha: Tensor,
+                y: Tensor | None = None) -> Pair:
+    """The pairs of K = len(alpha) / len(z) strengths per latent: latent i with the α rows iK … iK + K − 1.
+
+    G(z) runs once per latent and its edit K times, edit(G(z_i), α_ik); the walked
+    images G(walk(z_i, α_ik)) run for all N·K pairs. A training pair then costs
+    2 + 1/K generator passes (target, walked forward, its backward) instead of 3.
+    K = 1 is :func:`steer_pair`.
+    """
+    k = len(alpha) // len(z)
+    if k * len(z) != len(alpha):
+        raise SteerError(f"the batch has {len(alpha)} strengths α for {len(z)} latents; "
+                         "it needs the same number of α for every latent.")
+    if k == 1:
+        return steer_pair(generator, edit, walk, z, alpha, y)
+    with torch.no_grad():
+        source = generator(z, y)
+    def each(t: Tensor | None) -> Tensor | None:
+        return None if t is None else t.repeat_interleave(k, dim=0)
+    return steer_pair(generator, edit, walk, each(z), alpha, each(y), each(source))
 
 
 def steer_grid(generator: Generator, edit: Edit, walk: Walk, z: Tensor, alphas: Tensor,

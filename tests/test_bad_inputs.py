@@ -79,6 +79,10 @@ def no_checkpoints(folder: Path) -> bool:
      "unknown class 'DCGAM' in steer.generators; valid ones: BigGAN, CustomGenerator, DCGAN"),
     (["--data.init_args.batch_size", "four"], "steer.data.LatentDataModule: option 'batch_size' must be a whole number, got 'four'."),
     (["--data.init_args.batch_size", "-2"], "data.batch_size must be ≥ 1, got -2."),
+    (["--data.init_args.alphas_per_latent", "3"],
+     "data.batch_size (4) must be a multiple of data.alphas_per_latent (3): a batch holds batch_size / "
+     "alphas_per_latent latents, each with alphas_per_latent strengths."),
+    (["--data.init_args.alphas_per_latent", "0"], "data.alphas_per_latent must be ≥ 1, got 0."),
     (["--model.init_args.generator.init_args.latent_dim", "0"], "latent_dim and resolution must be positive"),
     (["--model.init_args.generator.init_args.latent_dim", "-4"], "got latent_dim=-4"),
     (["--model.init_args.generator.init_args.resolution", "0"], "got latent_dim=8, resolution=0"),
@@ -87,7 +91,8 @@ def no_checkpoints(folder: Path) -> bool:
      "DigiFaceDCGAN has no option 'resolution'"),
     (["--model.init_args.edit.init_args.min_scale", "0"], "Zoom needs 0 < min_scale < 1 < max_scale, got 0.0, 4.0."),
     (["--model.init_args.edit.init_args.max_scale", "big"], "steer.edits.Zoom: option 'max_scale' must be a number, got 'big'."),
-], ids=["missing-config", "unknown-generator", "string-for-int", "negative-batch", "zero-latent-dim",
+], ids=["missing-config", "unknown-generator", "string-for-int", "negative-batch", "alphas-not-dividing-batch",
+        "zero-alphas-per-latent", "zero-latent-dim",
         "negative-latent-dim", "zero-resolution", "resolution-not-power-of-two", "digiface-other-resolution",
         "zoom-range-outside-domain", "string-for-float"])
 def test_train_config_errors(tmp_path, monkeypatch, capsys, extra, message):

@@ -42,7 +42,7 @@ class LatentStream(IterableDataset):
 
     def batch(self, index: int) -> Batch:
         out = self.sample(self.batch_size, rng(self.seed, "train", self.rank, index))
-        out["index"] = torch.full((self.batch_size,), index, dtype=torch.long)
+        out["index"] = torch.full((len(out["z"]),), index, dtype=torch.long)
         return out
 
     def __iter__(self) -> Iterator[Batch]:
@@ -79,16 +79,28 @@ class LatentDataModule(LightningDataModule):
     prediction a fixed set of ``predict_size``; each set is split disjointly
     across ranks (latent i goes to rank i mod world size), and the module
     evaluates each latent on the edit's test α grid.
+
+    ``batch_size`` is the number of training pairs (z, α) per step. With
+    ``alphas_per_latent`` K > 1 a training batch holds batch_size / K latents,
+    each with K strengths: ``z`` (B/K, d) and ``alpha`` (B, sliders), latent i's
+    α in rows iK … iK + K − 1. The walk module then computes each target G(z)
+    once for its K pairs (docs/PERFORMANCE.md, "Several strengths per latent").
+    K = 1 draws exactly the stream it always drew.
     """
 
     def __init__(self, batch_size: int = 16, seed: int = 0, val_size: int = 64, num_workers: int = 0,
-                 test_size: int = 500, predict_size: int = 8) -> None:
+                 test_size: int = 500, predict_size: int = 8, alphas_per_latent: int = 1) -> None:
         super().__init__()
         for name, value, least in (("batch_size", batch_size, 1), ("val_size", val_size, 1),
                                    ("num_workers", num_workers, 0), ("test_size", test_size, 1),
-                                   ("predict_size", predict_size, 1)):
+                                   ("predict_size", predict_size, 1), ("alphas_per_latent", alphas_per_latent, 1)):
             if value < least:
                 raise SteerError(f"data.{name} must be ≥ {least}, got {value}.")
+        if batch_size % alphas_per_latent:
+            raise SteerError(f"data.batch_size ({batch_size}) must be a multiple of data.alphas_per_latent "
+                             f"({alphas_per_latent}): a batch holds batch_size / alphas_per_latent latents, "
+                             "each with alphas_per_latent strengths.")
+        self.alphas_per_latent = alphas_per_latent
         self.batch_size, self.seed, self.val_size, self.num_workers = batch_size, seed, val_size, num_workers
         self.test_size, self.predict_size = test_size, predict_size
         self.position = 0  # index of the next training batch
@@ -98,13 +110,15 @@ class LatentDataModule(LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def _sampler(self) -> Sampler:
+    def _sampler(self, alphas_per_latent: int = 1) -> Sampler:
+        """``sample(n, g)``: n / alphas_per_latent latents (and classes) with n strengths α."""
         module = self.trainer.lightning_module
         generator, edit = module.generator, module.edit
 
         def sample(n: int, g: torch.Generator) -> Batch:
-            batch = {"z": generator.sample_latent(n, g), "alpha": edit.sample_alpha(n, g)}
-            y = generator.sample_class(n, g)
+            latents = n // alphas_per_latent
+            batch = {"z": generator.sample_latent(latents, g), "alpha": edit.sample_alpha(n, g)}
+            y = generator.sample_class(latents, g)
             if y is not None:
                 batch["y"] = y
             return batch
@@ -113,7 +127,7 @@ class LatentDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, _ = self._ranks()
-        self.stream = LatentStream(self._sampler(), self.batch_size, self.seed, rank, self.position)
+        self.stream = LatentStream(self._sampler(self.alphas_per_latent), self.batch_size, self.seed, rank, self.position)
         # Workers are not persistent: each new pass (epoch) copies the stream with its current start.
         return DataLoader(self.stream, batch_size=None, num_workers=self.num_workers)
 

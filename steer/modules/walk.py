@@ -17,7 +17,7 @@ from steer.generators.base import Generator
 from steer.losses import Loss, MaskedL2
 from steer.media import grid, log_image
 from steer.modules.recorded import RecordedModule
-from steer.objective import steer_grid, steer_pair
+from steer.objective import steer_grid, steer_pairs
 from steer.steerability_metric import SteerabilityMetric, SteerabilityValues
 from steer.walks import LinearWalk, Walk
 
@@ -36,7 +36,9 @@ class WalkModule(RecordedModule):
 
     The generator is frozen (eval mode, no gradients, in no optimizer); the walk
     is the only trainable part. Batches are dicts with ``z``, ``alpha`` and, for
-    a conditional generator, ``y`` (see LatentDataModule). Validation measures
+    a conditional generator, ``y`` (see LatentDataModule); ``alpha`` may hold K
+    rows per latent (LatentDataModule's ``alphas_per_latent``), which share one
+    target pass G(z). Validation measures
     the masked L2 of the walk and of the unwalked image at every α of the
     edit's test grid, as metrics that sync across ranks. Test (``train.py
     test``) measures the steerability on the test latents: per test α the
@@ -48,7 +50,8 @@ class WalkModule(RecordedModule):
     through ``torch.compile`` (compiled on the first step of each batch shape);
     ``channels_last`` stores its convolution weights, and so its activations,
     channels-last. Both leave the outputs the same up to float rounding and the
-    checkpoint format unchanged.
+    checkpoint format unchanged. bf16 is the Trainer's ``precision="bf16-mixed"``:
+    the generator runs under autocast, the loss and metrics in fp32.
 
     Checkpoints (docs/architecture.md): a generator whose pretrained weights
     come from a file is referenced (its spec, the file's path and sha256),
@@ -103,11 +106,11 @@ class WalkModule(RecordedModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         if self._finite is not None and self.global_step - self._finite.start_step >= self._finite.every:
             self._check_finite()  # the read that is due, before this step runs on a possibly spoilt walk
-        pair = steer_pair(self.generator, self.edit, self.walk, batch["z"], batch["alpha"], batch.get("y"))
+        pair = steer_pairs(self.generator, self.edit, self.walk, batch["z"], batch["alpha"], batch.get("y"))
         loss = self.loss(pair.walked, pair.target, pair.mask)
         self._watch_finite(loss, batch)
         if self._logging_step():
-            self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["z"]))
+            self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["alpha"]))
         return loss
 
     def _logging_step(self) -> bool:
