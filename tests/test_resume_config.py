@@ -43,6 +43,15 @@ def test_differences_name_what_may_not_change_on_resume():
                                             ("trainer.precision", 32, 16)]
 
 
+def test_an_option_newer_than_the_record_may_keep_its_default_on_resume_but_not_change():
+    recorded = {"data": {"class_path": "steer.data.LatentDataModule", "init_args": {"batch_size": 16}}}
+    given = {"data": {"class_path": "steer.data.LatentDataModule", "init_args": {"batch_size": 16,
+                                                                              "alphas_per_latent": 1}}}
+    assert differences(recorded, given) == []
+    given["data"]["init_args"]["alphas_per_latent"] = 2
+    assert differences(recorded, given) == [("data.init_args.alphas_per_latent", None, 2)]
+
+
 @pytest.mark.slow
 def test_the_next_run_in_a_folder_removes_a_killed_writers_temporary_files(run):
     assert sorted(p.name for p in run.glob(".*.tmp")) == []
@@ -55,7 +64,7 @@ def test_a_resume_with_another_model_data_or_seed_is_refused_and_writes_nothing(
     line = steer_fails(capsys, *fit(run, "--ckpt_path", "last", "--model.init_args.walk", "steer.walks.NNWalk",
                                     "--data.init_args.batch_size", "8", "--seed_everything", "3"))
     assert line.startswith(f"error: --ckpt_path {run}/last.ckpt was trained with another config (model.")
-    assert "; and 3 more); --ckpt_path never changes the config: resume with the recorded one: " in line
+    assert "; and 1 more); --ckpt_path never changes the config: resume with the recorded one: " in line
     assert "model.init_args.walk.class_path: recorded 'steer.walks.LinearWalk', given 'steer.walks.NNWalk'" in line
     assert f"--config {run}/config.yaml" in line
     assert files(run) == before

@@ -3,7 +3,9 @@ the one the checkpoint was trained with (``--ckpt_path`` never changes the confi
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from pydoc import locate
 from typing import Any
 
 from steer.checkpoint import leftover_temporaries
@@ -36,14 +38,28 @@ def flat(config: Any, prefix: str = "") -> dict[str, Any]:
             for key, value in flat(item, f"{prefix}.{name}" if prefix else str(name)).items()}
 
 
+def default_of(config: dict[str, Any], key: str) -> Any:
+    """The default of option ``key`` (``….init_args.NAME``) in the signature of the class the flat ``config`` names
+    beside it; ``inspect.Parameter.empty`` when there is none to find."""
+    owner, found, name = key.rpartition(".init_args.")
+    class_path = config.get(f"{owner}.class_path") if found and "." not in name else None
+    cls = locate(class_path) if isinstance(class_path, str) else None  # the user's own config names it: built already
+    try:
+        return inspect.signature(cls).parameters[name].default if cls is not None else inspect.Parameter.empty
+    except (TypeError, ValueError, KeyError):
+        return inspect.Parameter.empty
+
+
 def differences(recorded: dict, given: dict, may_change: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
     """(key path, recorded value, given value) of every option that differs and must not on resume (the options
-    of MAY_CHANGE and ``may_change`` may)."""
+    of MAY_CHANGE and ``may_change`` may). An option the record lacks (added to steer after the run was recorded)
+    counts as recorded with its default: the behaviour the older steer had."""
     old, new = flat(recorded), flat(given)
     keys = sorted(set(old) | set(new), key=lambda k: (k.split(".")[0] != "model", k))
     allowed = MAY_CHANGE + may_change
     return [(key, old.get(key), new.get(key)) for key in keys
-            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in allowed)]
+            if old.get(key) != new.get(key) and not any(key == p or key.startswith(f"{p}.") for p in allowed)
+            and not (key not in old and new.get(key) == default_of(new, key))]
 
 
 def _short(value: Any) -> str:
