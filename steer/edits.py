@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from kornia.color import lab_to_rgb, rgb_to_lab
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -27,6 +28,9 @@ class Edit:
     #: The measured image attribute each slider moves (names of ``steer.sprites.histograms.ATTRIBUTES``,
     #: in raw units: pixels, pixels², colour in [0, 1]); () where no attribute measures the edit.
     attributes: tuple[str, ...] = ()
+    #: How far the default test grid reaches past the training range, as a factor of its end (the scale
+    #: range for a multiplicative edit): as far as the steerability paper's code tests at least.
+    test_reach: float = 2.0
 
     def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` training strengths (n, sliders), drawn from ``generator``."""
@@ -45,8 +49,17 @@ class Edit:
         raise NotImplementedError
 
     def test_alphas(self) -> Tensor:
-        """The evaluation grid (A, sliders), identity included."""
+        """The evaluation grid (A, sliders), identity included, reaching ``test_reach`` past the training range."""
         raise NotImplementedError
+
+    def training_range(self) -> tuple[Tensor, Tensor]:
+        """The lowest and the highest α (sliders,) that :meth:`sample_alpha` draws."""
+        raise NotImplementedError
+
+    def in_training_range(self, alphas: Tensor) -> Tensor:
+        """(A,) True where every slider of α lies inside the training range."""
+        lo, hi = self.training_range()
+        return ((alphas >= lo - 1e-6) & (alphas <= hi + 1e-6)).all(1)
 
     def alpha_from_attributes(self, measured: Tensor, reference: Tensor) -> Tensor:
         """The α (N, sliders) that moves ``attributes`` from ``reference`` to ``measured`` (both (N, sliders))."""
@@ -97,15 +110,28 @@ class Edit:
 
 
 def _warp(images: Tensor, theta: Tensor) -> tuple[Tensor, Tensor]:
-    """Resample ``images`` at ``theta @ [x, y, 1]`` (normalised coordinates, per image).
+    """Resample ``images`` at ``theta @ [x, y, 1]`` (normalised coordinates, per image)."""
+    return _sample(images, F.affine_grid(theta, list(images.shape), align_corners=False))
+
+
+def _sample(images: Tensor, grid: Tensor, defined: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Resample ``images`` at ``grid`` (N, H, W, 2), normalised source coordinates per output pixel.
 
     The mask is 1 where the sampled point lies inside the source image (the
-    pixels the warp defines) and 0 where the warp brings in undefined content.
+    pixels the warp defines; ``defined`` (N, H, W) may exclude more) and 0
+    where the warp brings in undefined content.
     """
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    mask = (grid.abs() <= 1 + 1e-6).all(dim=-1, keepdim=True).permute(0, 3, 1, 2)
-    return warped, mask.to(images.dtype)
+    inside = (grid.abs() <= 1 + 1e-6).all(dim=-1)
+    mask = inside if defined is None else inside & defined
+    return warped, mask[:, None].to(images.dtype)
+
+
+def _extend(inside: Tensor, below: float, above: float, steps: int = 2) -> Tensor:
+    """The sorted grid ``inside`` with ``steps`` more points on each side, out to ``below`` and ``above``."""
+    low = torch.linspace(below, float(inside[0]), steps + 1)[:-1]
+    high = torch.linspace(float(inside[-1]), above, steps + 1)[1:]
+    return torch.cat([low, inside, high])
 
 
 def _affine(n: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -126,6 +152,7 @@ class Zoom(Edit):
     unit = "×"
     multiplicative = True
     attributes = ("area",)
+    test_reach = 4.0  # the paper's code: trained 1/4 … 4, tested 1/16 … 16
 
     def __init__(self, min_scale: float = 0.25, max_scale: float = 4.0) -> None:
         if not 0 < min_scale < 1 < max_scale:
@@ -154,8 +181,12 @@ class Zoom(Edit):
         return _warp(images, theta)
 
     def test_alphas(self) -> Tensor:
-        lo, hi = math.log2(self.min_scale), math.log2(self.max_scale)
-        return 2 ** torch.linspace(lo, hi, 9)[:, None]
+        """9 steps over the training range, even in log scale, then 2 more on each side out to min/4 and max·4."""
+        lo, hi, reach = math.log2(self.min_scale), math.log2(self.max_scale), math.log2(self.test_reach)
+        return 2 ** _extend(torch.linspace(lo, hi, 9), lo - reach, hi + reach)[:, None]
+
+    def training_range(self) -> tuple[Tensor, Tensor]:
+        return torch.tensor([self.min_scale]), torch.tensor([self.max_scale])
 
     def describe(self, alpha: Tensor) -> str:
         return f"×{alpha.item():.2f}"
@@ -170,6 +201,7 @@ class _Shift(Edit):
 
     unit = "px"
     axis = 0  # 0: x (right is positive), 1: y (down is positive)
+    test_reach = 1.5  # the paper's code: trained ±128 px, tested ±200 px
 
     def __init__(self, max_shift: int = 32) -> None:
         if max_shift < 1:
@@ -198,7 +230,12 @@ class _Shift(Edit):
         return _warp(images, theta)
 
     def test_alphas(self) -> Tensor:
-        return torch.linspace(-self.max_shift, self.max_shift, 9)[:, None]
+        """9 steps over ±max_shift, then 2 more on each side out to ±1.5 max_shift."""
+        reach = self.test_reach * self.max_shift
+        return _extend(torch.linspace(-self.max_shift, self.max_shift, 9), -reach, reach)[:, None]
+
+    def training_range(self) -> tuple[Tensor, Tensor]:
+        return torch.tensor([-float(self.max_shift)]), torch.tensor([float(self.max_shift)])
 
 
 class ShiftX(_Shift):
@@ -223,10 +260,12 @@ class Rotate2D(Edit):
     """
 
     unit = "°"
+    test_reach = 2.0  # the paper's code: trained ±45°, tested ±90°
+    largest_angle = 180
 
     def __init__(self, max_angle: int = 45) -> None:
-        if not 1 <= max_angle <= 180:
-            raise SteerError(f"Rotate2D max_angle must be in 1..180 degrees, got {max_angle}.")
+        if not 1 <= max_angle <= self.largest_angle:
+            raise SteerError(f"{self.name} max_angle must be in 1..{self.largest_angle} degrees, got {max_angle}.")
         self.max_angle = max_angle
 
     def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -247,7 +286,48 @@ class Rotate2D(Edit):
         return _warp(images, theta)
 
     def test_alphas(self) -> Tensor:
-        return torch.linspace(-self.max_angle, self.max_angle, 7)[:, None]
+        """7 steps over ±max_angle, then 2 more on each side out to ±test_reach · max_angle."""
+        reach = self.test_reach * self.max_angle
+        return _extend(torch.linspace(-self.max_angle, self.max_angle, 7), -reach, reach)[:, None]
+
+    def training_range(self) -> tuple[Tensor, Tensor]:
+        return torch.tensor([-float(self.max_angle)]), torch.tensor([float(self.max_angle)])
+
+
+class Rotate3D(Rotate2D):
+    """Turn the image, as a plane, by α degrees about its vertical centre line, seen by a pinhole camera.
+
+    Positive α turns the right edge away from the camera. The camera looks at
+    the plane's centre from a distance f equal to the image diagonal (as in the
+    steerability paper's code) with focal length f. A point (x, y) of the plane
+    (pixels from the centre) is seen at
+
+        u = f x cos α / (f + x sin α),   v = f y / (f + x sin α),
+
+    so each output pixel (u, v) samples the source at the inverse homography
+
+        x = u / D,   y = v cos α / D,   D = cos α − u sin α / f
+
+    (u, v, x, y in units of half the width and height here; f likewise). The mask keeps the pixels
+    whose source lies inside the image and in front of the camera (D > 0). Training α as for
+    Rotate2D (±randint(1, max_angle), graph α = α / max_angle); the default test grid reaches
+    1.5 × max_angle (the paper's code tests ±720°, past the edge-on view at 90°, which steer does not).
+    """
+
+    test_reach = 1.5
+    largest_angle = 60  # the test grid then stays short of the edge-on view at 90°
+
+    def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
+        n, _, h, w = images.shape
+        focal = math.hypot(h, w) / (w / 2)  # the diagonal, in half widths
+        identity = F.affine_grid(_affine(n, images.device, images.dtype), [n, 1, h, w], align_corners=False)
+        u, v = identity[..., 0], identity[..., 1]
+        rad = torch.deg2rad(alpha[:, 0])[:, None, None]
+        cos = rad.cos()
+        depth = cos - u * rad.sin() / focal
+        safe = torch.where(depth > 1e-6, depth, torch.ones_like(depth))
+        grid = torch.stack([u / safe, v * cos / safe], dim=-1)
+        return _sample(images, grid, depth > 1e-6)
 
 
 class Color(Edit):
@@ -280,8 +360,10 @@ class Color(Edit):
         return images + offset[:, :, None, None], torch.ones_like(images[:, :1])
 
     def test_alphas(self) -> Tensor:
-        """Each slider alone at ±max/2 and ±max, and the identity."""
-        steps = torch.tensor([-1.0, -0.5, 0.5, 1.0]) * self.max_offset
+        """Each slider alone at ±max/2, ±max, ±1.5 max and ±2 max (the paper's code: trained ±0.5, tested ±1), and
+        the identity."""
+        reach = self.test_reach * self.max_offset
+        steps = _extend(torch.tensor([-1.0, -0.5, 0.5, 1.0]) * self.max_offset, -reach, reach)
         rows = [torch.zeros(self.sliders)]
         for k in range(self.sliders):
             for s in steps:
@@ -289,6 +371,9 @@ class Color(Edit):
                 row[k] = s
                 rows.append(row)
         return torch.stack(rows)
+
+    def training_range(self) -> tuple[Tensor, Tensor]:
+        return torch.full((self.sliders,), -self.max_offset), torch.full((self.sliders,), self.max_offset)
 
     @property
     def slider_names(self) -> list[str]:
@@ -310,7 +395,34 @@ class Brightness(Color):
     attributes = ()
 
     def test_alphas(self) -> Tensor:
-        return torch.linspace(-self.max_offset, self.max_offset, 9)[:, None]
+        """9 steps over ±max_offset, then 2 more on each side out to ±2 max_offset."""
+        reach = self.test_reach * self.max_offset
+        return _extend(torch.linspace(-self.max_offset, self.max_offset, 9), -reach, reach)[:, None]
 
     def describe(self, alpha: Tensor) -> str:
         return f"{alpha.item():+.2f}"
+
+
+class ColorLab(Color):
+    """Shift L, a and b of CIE Lab (D65) by 50 α_L, 128 α_a and 128 α_b; 3 sliders, α in [-1, 1] scaled as in the
+    steerability paper's code. Every pixel is defined.
+
+    Images in [-1, 1] are read as sRGB in [0, 1] (x' = (x + 1) / 2, clamped), converted to Lab by kornia
+    (sRGB → linear RGB → XYZ → L = 116 f(Y/Yn) − 16, a = 500 (f(X/Xn) − f(Y/Yn)), b = 200 (f(Y/Yn) − f(Z/Zn))),
+    shifted, converted back and clamped to [0, 1], then mapped to [-1, 1]. Training α: U(-max_offset,
+    max_offset) per slider (0.5: L ± 25, a and b ± 64); graph α = α; test grid as for Color (out to ±2 max_offset).
+    """
+
+    scale = (50.0, 128.0, 128.0)  # α = 1 moves L by 50 (of 0 … 100) and a, b by 128
+
+    def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
+        if images.shape[1] != 3:
+            raise SteerError(f"{self.name} edits RGB images; got {images.shape[1]}-channel images.")
+        lab = rgb_to_lab(((images + 1) / 2).clamp(0, 1))
+        shift = alpha * torch.tensor(self.scale, device=images.device, dtype=images.dtype)
+        rgb = lab_to_rgb(lab + shift[:, :, None, None], clip=True)
+        return rgb * 2 - 1, torch.ones_like(images[:, :1])
+
+    @property
+    def slider_names(self) -> list[str]:
+        return ["L", "a", "b"]
