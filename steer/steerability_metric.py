@@ -57,6 +57,7 @@ class SteerabilityMetric(Metric):
         self.add_state("walk_sum", torch.zeros(A), dist_reduce_fx="sum")
         self.add_state("base_sum", torch.zeros(A), dist_reduce_fx="sum")
         self.add_state("reg_sum", torch.zeros(A, P), dist_reduce_fx="sum")
+        self.add_state("reg_area", torch.zeros(A, P), dist_reduce_fx="sum")  # Σ share of pixels each α' defines
         self.add_state("count", torch.zeros(A, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, walked: Tensor, target: Tensor, mask: Tensor, source: Tensor, index: int) -> None:
@@ -67,14 +68,27 @@ class SteerabilityMetric(Metric):
         for p, candidate in enumerate(self.candidates[index]):
             moved, moved_mask = self.edit(source, candidate.to(source.dtype).expand(n, -1).contiguous())
             self.reg_sum[index, p] += masked_l2(walked, moved, moved_mask, "none").sum()
+            self.reg_area[index, p] += moved_mask.mean(dim=(1, 2, 3)).sum()
         self.count[index] += n
 
     def compute(self) -> SteerabilityValues:
         walk_sum, base_sum, reg_sum, count = (s.cpu() for s in (self.walk_sum, self.base_sum, self.reg_sum, self.count))
-        achieved = self.edit.alpha_from_walk(parabola_minimum(self.offsets, reg_sum)[:, None] * self.units)
+        achieved = self.edit.alpha_from_walk(parabola_minimum(self.offsets, comparable(reg_sum, self.reg_area.cpu(),
+                                                                                      count))[:, None] * self.units)
         identity = (self.edit.walk_alpha(self.alphas) == 0).all(1)
         achieved[identity] = self.alphas[identity]
         return SteerabilityValues(walk_sum / count, base_sum / count, achieved, int(count.min()))
+
+
+MIN_AREA = 0.01  # an α' that defines less of the image than this cannot be compared (e.g. a zoom out by 1/32)
+
+
+def comparable(errors: Tensor, area: Tensor, count: Tensor) -> Tensor:
+    """``errors`` (A, P) with every α' whose mask covers under ``MIN_AREA`` of the image on average raised to its
+    row's largest comparable error, so that it never wins the registration (an empty mask has error 0)."""
+    small = area < MIN_AREA * count[:, None].clamp_min(1)
+    worst = errors.masked_fill(small, float("-inf")).amax(1, keepdim=True)
+    return torch.where(small & torch.isfinite(worst), worst, errors)
 
 
 def registration_line(edit: Edit, alphas: Tensor, points: int) -> tuple[Tensor, Tensor]:

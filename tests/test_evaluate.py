@@ -188,22 +188,22 @@ def synthetic(edit, achieved, alphas=None):
 
 def test_limit_is_the_last_alpha_before_the_walk_stops_following_on_each_side():
     edit = Zoom()
-    alphas = edit.test_alphas()  # 0.25 … 4, identity in the middle
+    alphas = edit.test_alphas()  # 1/16 … 16 (trained 1/4 … 4), identity in the middle
     achieved = alphas.clone()
-    achieved[-1] = 2.9  # ×4 requested, ×2.9 reached: log ratio 0.77 < 0.8
-    achieved[0] = 0.3  # ×0.25 requested, ×0.3 reached: log ratio 0.87 ≥ 0.8, still follows
+    achieved[alphas[:, 0] == 4] = 2.9  # ×4 requested, ×2.9 reached: log ratio 0.77 < 0.8; ×8 and ×16 follow again
+    achieved[0] = 0.08  # ×1/16 requested, ×0.08 reached: log ratio 0.91 ≥ 0.8, still follows
     limit = synthetic(edit, achieved).limits()
-    assert limit == {"negative": 0.25, "positive": pytest.approx(2 ** 1.5)}
+    assert limit == {"negative": 1 / 16, "positive": pytest.approx(2 ** 1.5)}
 
 
 def test_limit_per_colour_slider_and_none_when_the_first_step_fails():
     edit = Color()
     alphas = edit.test_alphas()
     achieved = alphas.clone()
-    achieved[1:5, 0] = 0  # R never moves
+    achieved[1:9, 0] = 0  # R never moves (its 8 rows: ±0.25 … ±1, trained ±0.5)
     limit = synthetic(edit, achieved).limits()
     assert limit["R"] == {"negative": None, "positive": None}
-    assert limit["G"] == {"negative": -0.5, "positive": 0.5}
+    assert limit["G"] == {"negative": -1.0, "positive": 1.0}
 
 
 class PartialWalk(Walk):

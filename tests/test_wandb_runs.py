@@ -145,9 +145,9 @@ def test_a_colour_report_has_one_numeric_alpha_column_and_curve_per_slider():
     result = Steerability(Color(), alphas, torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4]), torch.tensor([0.0, 0.5, 0.5, 0.5, 0.5]),
                           alphas, 0.8, torch.zeros(5, 1, 3, 4, 4), torch.zeros(5, 1, 3, 4, 4), 1)
     columns, rows = alpha_table(result)
-    assert columns == ["alpha_R", "alpha_G", "alpha_B", "walk_error", "baseline_error",
+    assert columns == ["alpha_R", "alpha_G", "alpha_B", "in_training_range", "walk_error", "baseline_error",
                        "achieved_alpha_R", "achieved_alpha_G", "achieved_alpha_B"]
-    assert rows[1] == pytest.approx([-0.5, 0.0, 0.0, 0.1, 0.5, -0.5, 0.0, 0.0])
+    assert rows[1] == pytest.approx([-0.5, 0.0, 0.0, 1, 0.1, 0.5, -0.5, 0.0, 0.0])
     curves = alpha_curves(result)
     assert {f"steerability/errors/{c}" for c in "RGB"} <= set(curves)
     assert curves["steerability/errors/R"].xs == [-0.5, 0.0, 0.5]  # the rows that move R alone, and the identity

@@ -11,7 +11,7 @@ from steer.edits import Edit
 from steer.errors import SteerError
 from steer.evaluation.attribute_steering import check_data, measure_attributes
 from steer.evaluation.report import steerability_report
-from steer.evaluation.steerability import check_options, measure
+from steer.evaluation.steerability import alpha_grid, check_options, measure
 from steer.generators.base import Generator
 from steer.reports.report import Report
 from steer.restore import generator_of, load_generator, load_module, training_factors
@@ -34,6 +34,7 @@ def steerability(
     walk: WalkFactory | None = None,
     edit: Edit | None = None,
     classes: list[int] | None = None,
+    alphas: list[float] | None = None,
 ) -> Report:
     """How far a walk steers, over n latents and the edit's test α grid.
 
@@ -64,10 +65,15 @@ def steerability(
             checkpoint's.
         classes: the class indices of a conditional generator to measure, used in turn; default: drawn uniformly
             from all classes. A per-class walk (ClassLinearWalk) is also reported per class.
+        alphas: the α to test, strictly increasing, in the edit's own units (a zoom factor, pixels, degrees, a
+            colour offset), e.g. --alphas '[0.0625, 0.25, 1, 4, 16]'; for an edit with several sliders, each slider
+            alone at each value; the identity is added. Default: the edit's test grid, which reaches past the
+            training range (Edit.test_alphas).
     """
     check_options(n, batch_size, fraction)
     gen, the_edit, the_walk, record = steered(checkpoint, generator, walk, edit)
     classes = gen.check_classes(classes)
+    grid = alpha_grid(the_edit, alphas) if alphas is not None else the_edit.test_alphas()
     the_walk.to(device)
     gen.to(device)
     factors = training_factors(record, gen, data, str(checkpoint))
@@ -75,10 +81,10 @@ def steerability(
         check_data(gen, factors)
         check_attributes(attributes or ATTRIBUTES)
     result = measure(gen, the_edit, the_walk, n=n, batch_size=batch_size, seed=seed, fraction=fraction,
-                     classes=classes)
+                     alphas=grid, classes=classes)
     measured = None if factors is None else measure_attributes(
         gen, the_edit, the_walk, factors, **({"names": attributes} if attributes else {}),
-        n=n, batch_size=batch_size, seed=seed, fraction=fraction)
+        n=n, batch_size=batch_size, seed=seed, fraction=fraction, alphas=grid)
     report = steerability_report(result, measured)
     report.record["trained"] = record  # the record of the run measured (config, command, version), if any
     report.generator, report.checkpoint, report.trained = gen, checkpoint, record

@@ -10,12 +10,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from steer.edits import Edit  # noqa: E402
 from steer.evaluation.attribute_steering import AttributeSteering  # noqa: E402
-from steer.evaluation.steerability import Steerability, axes  # noqa: E402
+from steer.evaluation.steerability import Steerability, achieved_percent, axes  # noqa: E402
 from steer.media import grid, pil, save_gif  # noqa: E402
 from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report, Table  # noqa: E402
 from steer.reports.wandb import Curve  # noqa: E402
+
+TRAINING_SHADE = {"color": "tab:green", "alpha": 0.08}  # the training range in every α plot
 
 SLIDER_COLOURS = {"R": "tab:red", "G": "tab:green", "B": "tab:blue"}
 CLASSES_SHOWN = 10  # classes of a per-class walk in the printed table and lines; metrics.json holds them all
@@ -57,6 +60,7 @@ def plot_curves(result: Steerability, path: Path) -> Path:
     ax_reach.fill_between(line, band_lo, band_hi, color="grey", alpha=0.2,
                           label=f"within {1 - result.fraction:.0%} (limit band)")
     for ax in (ax_err, ax_reach):
+        shade_training_range(ax, edit)
         if log_axis:
             ax.set_xscale("log", base=2)
         ax.set_xlabel(f"requested α ({edit.name}{', ' + edit.unit if edit.unit else ''})")
@@ -70,6 +74,12 @@ def plot_curves(result: Steerability, path: Path) -> Path:
     ax_reach.set_title(f"achieved α; limit at {result.fraction:.0%}: {limit_label(result.limits())}", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def shade_training_range(ax: plt.Axes, edit: Edit) -> None:
+    """Shade the α the walk was trained on (over every slider: colour edits share one range)."""
+    lo, hi = edit.training_range()
+    ax.axvspan(float(lo.min()), float(hi.max()), **TRAINING_SHADE, label="training range")
 
 
 def plot_walk_grid(result: Steerability, path: Path) -> Path:
@@ -106,6 +116,9 @@ def plot_attributes(measured: AttributeSteering, path: Path) -> Path:
     ax_mean.legend(fontsize=8)
     for k, name in enumerate(measured.names):
         ax_hi.plot(alphas, measured.intersection[:, k], "-o", label=name, markersize=3)
+    if measured.edit.sliders == 1:  # α on the x axis (several sliders: grid rows)
+        for ax in (ax_mean, ax_hi):
+            shade_training_range(ax, measured.edit)
     ax_hi.set_ylim(0, 1.02)
     ax_hi.set_xlabel(f"requested α ({measured.edit.name})")
     ax_hi.set_ylabel("histogram intersection, model vs edited data")
@@ -119,6 +132,7 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
     metrics = result.to_json()
     if attributes is not None:
         metrics["attributes"] = attributes.to_json()
+    metrics["limits"] = limit_criteria(result, attributes)
     files = {
         "curves.png": lambda path: plot_curves(result, path),
         "walk_grid.png": lambda path: plot_walk_grid(result, path),
@@ -126,7 +140,7 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
     }
     media = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
-    lines = [f"limit (the walk follows within {1 - result.fraction:.0%}): {limit_label(metrics['limit'])}"]
+    lines = limit_lines(result, metrics["limits"])
     per_class = list(metrics.get("per_class", {}).items())
     lines += [f"  class {c} ({part['n_latents']} latents): {limit_label(part['limit'])}"
               for c, part in per_class[:CLASSES_SHOWN]]
@@ -140,15 +154,47 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
                   job_type="steerability", curves=alpha_curves(result))
 
 
+def limit_criteria(result: Steerability, attributes: AttributeSteering | None) -> dict:
+    """Both limit criteria side by side: per criterion the limit (largest α on each side that the walk follows
+    within 1 − fraction) and the achieved share of each requested α in %; the attribute one is None off sprites."""
+    edit, alphas = result.edit, result.alphas
+    out = {"fraction": result.fraction,
+           "registration": {"limit": result.limits(), "achieved_percent": achieved_percent(edit, alphas, result.achieved)},
+           "attribute": None}
+    if attributes is not None and attributes.achieved is not None:
+        out["attribute"] = {"limit": attributes.limits(), "attributes": list(edit.attributes),
+                            "achieved_percent": achieved_percent(edit, attributes.alphas, attributes.achieved),
+                            "hist_intersection": {a: attributes.intersection[:, attributes.names.index(a)].tolist()
+                                                  for a in edit.attributes}}
+    return out
+
+
+def limit_lines(result: Steerability, limits: dict) -> list[str]:
+    """The training range, the α beyond it, and both limit criteria, one line each."""
+    edit, alphas = result.edit, result.alphas
+    beyond = [edit.describe(a) for a, inside in zip(alphas, edit.in_training_range(alphas)) if not inside]
+    lo, hi = edit.training_range()
+    span = ", ".join(f"{name} {a:.3g} … {b:.3g}" for name, a, b in zip(edit.slider_names, lo.tolist(), hi.tolist()))
+    attribute = limits["attribute"]
+    measured = ("not measured (on sprites: the edit's attribute, e.g. mean x(α) − mean x(0))" if attribute is None
+                else limit_label(attribute["limit"]))
+    return [f"training range: {span}{edit.unit}; α beyond it: {', '.join(beyond) or 'none'}",
+            f"limits (the walk follows within {1 - result.fraction:.0%}):",
+            f"  registration (α' minimising L2 to edit(G(z), α')): {limit_label(limits['registration']['limit'])}",
+            f"  attribute ({'/'.join(edit.attributes) or 'none'} of G(walk(z, α)) vs α = 0): {measured}"]
+
+
 def alpha_table(result: Steerability) -> Table:
     """Per α of the grid: α per slider, walk and no-walk error, achieved α per slider (all numbers); for a
     per-class walk, then each class's walk error and achieved α (the first ``CLASSES_SHOWN`` classes)."""
     names = [""] if result.edit.sliders == 1 else [f"_{n}" for n in result.edit.slider_names]
-    columns = [f"alpha{n}" for n in names] + ["walk_error", "baseline_error"] + [f"achieved_alpha{n}" for n in names]
+    columns = ([f"alpha{n}" for n in names] + ["in_training_range", "walk_error", "baseline_error"]
+               + [f"achieved_alpha{n}" for n in names])
     parts = [(f"_class{c}", v.walk_error, v.achieved) for c, v in list(result.per_class.items())[:CLASSES_SHOWN]]
     for part, _, _ in parts:
         columns += [f"walk_error{part}"] + [f"achieved_alpha{n}{part}" for n in names]
-    rows = [[*map(float, result.alphas[i]), float(result.walk_error[i]), float(result.baseline_error[i]),
+    inside = result.edit.in_training_range(result.alphas)
+    rows = [[*map(float, result.alphas[i]), int(inside[i]), float(result.walk_error[i]), float(result.baseline_error[i]),
              *map(float, result.achieved[i]), *(x for _, w, c in parts for x in (float(w[i]), *map(float, c[i])))]
             for i in range(len(result.alphas))]
     return columns, rows
@@ -174,13 +220,13 @@ def alpha_curves(result: Steerability) -> dict[str, Curve]:
 def attribute_lines(measured: AttributeSteering) -> list[str]:
     """The attribute table: per α, model vs edited-data mean ± std and histogram intersection."""
     describe, names = measured.edit.describe, measured.names
-    lines = [f"{'α':>14}  " + "  ".join(f"{n + ' model / data (HI)':>32}" for n in names)]
+    beyond = ~measured.edit.in_training_range(measured.alphas)
+    lines = [f"{'α (* beyond training)':>22}  " + "  ".join(f"{n + ' model / data (HI)':>32}" for n in names)]
     for i, a in enumerate(measured.alphas):
         cells = [f"{measured.model_mean[i, k]:7.3g}±{measured.model_std[i, k]:<5.2g}/{measured.data_mean[i, k]:7.3g}"
                  f"±{measured.data_std[i, k]:<5.2g}({measured.intersection[i, k]:.2f})" for k in range(len(names))]
-        lines.append(f"{describe(a):>14}  " + "  ".join(f"{c:>32}" for c in cells))
+        lines.append(f"{describe(a) + (' *' if beyond[i] else ''):>22}  " + "  ".join(f"{c:>32}" for c in cells))
     if measured.achieved is not None:
         achieved = ", ".join(f"{describe(a)} → {describe(c)}" for a, c in zip(measured.alphas, measured.achieved))
         lines.append(f"achieved α from {'/'.join(measured.edit.attributes)}: {achieved}")
-        lines.append(f"attribute limit (within {1 - measured.fraction:.0%}): {limit_label(measured.limits())}")
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -50,6 +51,8 @@ class Steerability:
             "achieved_alpha": flat(self.achieved),
             "limit": self.limits(),
             "limit_fraction": self.fraction,
+            "training_range": training_range_json(self.edit),
+            "in_training_range": self.edit.in_training_range(self.alphas).tolist(),
             "n_latents": self.n,
             "classes": self.classes,
         }
@@ -94,6 +97,47 @@ def follow_limits(edit: Edit, alphas: Tensor, achieved: Tensor, fraction: float)
             sides[side] = reached
         out[name] = sides
     return next(iter(out.values())) if edit.sliders == 1 else out
+
+
+def training_range_json(edit: Edit) -> list[float] | dict[str, list[float]]:
+    """The edit's training range: [low, high], or per slider name for edits with several sliders."""
+    lo, hi = edit.training_range()
+    pairs = {name: [float(a), float(b)] for name, a, b in zip(edit.slider_names, lo, hi)}
+    return next(iter(pairs.values())) if edit.sliders == 1 else pairs
+
+
+def achieved_percent(edit: Edit, alphas: Tensor, achieved: Tensor) -> list[float | None]:
+    """Per α, the achieved graph α projected on the requested one, in % of it (None at the identity):
+    100 · ⟨g(achieved), g(α)⟩ / |g(α)|², g = ``edit.walk_alpha`` (for a shift, achieved px / requested px)."""
+    req, got = edit.walk_alpha(alphas), edit.walk_alpha(achieved)
+    norm = (req * req).sum(1)
+    share = 100 * (got * req).sum(1) / norm.clamp_min(1e-12)
+    return [None if n == 0 else float(p) for n, p in zip(norm, share)]
+
+
+def alpha_grid(edit: Edit, values: Sequence[float]) -> Tensor:
+    """The test grid (A, sliders) of ``--alphas``: the values in the edit's own units, strictly increasing; for an
+    edit with several sliders, each slider alone at each value. The identity is added where missing (the attribute
+    criterion measures from it)."""
+    if not values:
+        raise SteerError("--alphas is empty; give the α to test in the edit's units, e.g. --alphas '[-16, -8, 0, 8, 16]'.")
+    column = torch.tensor([float(v) for v in values])
+    if not torch.isfinite(column).all():
+        raise SteerError(f"--alphas holds a NaN or infinite value: {list(values)}; give finite numbers.")
+    if (column.diff() <= 0).any():
+        raise SteerError(f"--alphas must be strictly increasing, got {list(values)}.")
+    identity = edit.identity
+    rows = [identity]
+    for k in range(edit.sliders):
+        for v in column:
+            if v != identity[k]:
+                row = identity.clone()
+                row[k] = v
+                rows.append(row)
+    grid = torch.stack(rows)
+    if edit.sliders == 1:
+        grid = grid.sort(dim=0).values
+    return edit.check_alpha(grid)
 
 
 def check_options(n: int, batch_size: int, fraction: float) -> None:
