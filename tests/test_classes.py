@@ -152,6 +152,7 @@ def test_a_per_class_report_prints_the_first_classes_and_keeps_all_in_its_record
     monkeypatch.setattr(report, "CLASSES_SHOWN", 1)
     made = report.steerability_report(result)
     assert set(made.record["per_class"]) == {"0", "1", "2"}
-    assert len(made.lines) == 3 and made.lines[1].startswith("  class 0 (2 latents): −: ")
-    assert made.lines[2] == "  … 3 classes in all: per_class in metrics.json"
+    assert len(made.lines) == 6 and made.lines[2].startswith("  registration ")  # after the training range
+    assert made.lines[3].startswith("  class 0 (2 latents): −: ")
+    assert made.lines[4] == "  … 3 classes in all: per_class in metrics.json"
     assert [c for c in made.table[0] if "class" in c] == ["walk_error_class0", "achieved_alpha_class0"]

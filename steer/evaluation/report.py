@@ -140,12 +140,12 @@ def steerability_report(result: Steerability, attributes: AttributeSteering | No
     }
     media = {"steerability/curves": "curves.png", "steerability/walk_grid": "walk_grid.png",
              "steerability/walk": "walk.gif"}
-    lines = limit_lines(result, metrics["limits"])
     per_class = list(metrics.get("per_class", {}).items())
-    lines += [f"  class {c} ({part['n_latents']} latents): {limit_label(part['limit'])}"
-              for c, part in per_class[:CLASSES_SHOWN]]
+    class_lines = [f"  class {c} ({part['n_latents']} latents): {limit_label(part['limit'])}"
+                   for c, part in per_class[:CLASSES_SHOWN]]
     if len(per_class) > CLASSES_SHOWN:
-        lines.append(f"  … {len(per_class)} classes in all: per_class in metrics.json")
+        class_lines.append(f"  … {len(per_class)} classes in all: per_class in metrics.json")
+    lines = limit_lines(result, metrics["limits"], class_lines)
     if attributes is not None:
         files["attributes.png"] = lambda path: plot_attributes(attributes, path)
         media["steerability/attributes"] = "attributes.png"
@@ -169,8 +169,9 @@ def limit_criteria(result: Steerability, attributes: AttributeSteering | None) -
     return out
 
 
-def limit_lines(result: Steerability, limits: dict) -> list[str]:
-    """The training range, the α beyond it, and both limit criteria, one line each."""
+def limit_lines(result: Steerability, limits: dict, per_class: list[str]) -> list[str]:
+    """The training range, the α beyond it, and both limit criteria, one line each (``per_class``: the registration
+    limits of a per-class walk's classes, after the overall one)."""
     edit, alphas = result.edit, result.alphas
     beyond = [edit.describe(a) for a, inside in zip(alphas, edit.in_training_range(alphas)) if not inside]
     lo, hi = edit.training_range()
@@ -181,6 +182,7 @@ def limit_lines(result: Steerability, limits: dict) -> list[str]:
     return [f"training range: {span}{edit.unit}; α beyond it: {', '.join(beyond) or 'none'}",
             f"limits (the walk follows within {1 - result.fraction:.0%}):",
             f"  registration (α' minimising L2 to edit(G(z), α')): {limit_label(limits['registration']['limit'])}",
+            *per_class,
             f"  attribute ({'/'.join(edit.attributes) or 'none'} of G(walk(z, α)) vs α = 0): {measured}"]
 
 
