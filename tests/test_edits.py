@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from steer.edits import Brightness, Color, Rotate2D, ShiftX, ShiftY, Zoom
+from steer.edits import Brightness, Color, ColorLab, Rotate2D, Rotate3D, ShiftX, ShiftY, Zoom
 from steer.errors import SteerError
 
-ALL = [Zoom(), ShiftX(8), ShiftY(8), Rotate2D(), Color(), Brightness()]
+ALL = [Zoom(), ShiftX(8), ShiftY(8), Rotate2D(), Rotate3D(), Color(), Brightness(), ColorLab()]
 
 
 def images(n=2, size=16):
@@ -111,3 +111,74 @@ def test_edits_work_in_batches_of_mixed_alpha():
 def test_bad_alpha_or_edit_settings_are_refused_with_a_clear_message(make, message):
     with pytest.raises(SteerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+def test_rotate3d_is_symmetric_under_a_horizontal_flip():
+    x = images(size=16)
+    turned, mask = Rotate3D()(x, torch.tensor([[30.0], [50.0]]))
+    mirrored, mirrored_mask = Rotate3D()(x.flip(-1), torch.tensor([[-30.0], [-50.0]]))
+    assert torch.allclose(turned, mirrored.flip(-1), atol=1e-5) and torch.equal(mask, mirrored_mask.flip(-1))
+
+
+def test_rotate3d_keeps_the_vertical_centre_line_and_turns_the_right_edge_away():
+    x = images(size=15)  # an odd width: one column on the axis
+    out, mask = Rotate3D()(x, torch.tensor([[30.0], [30.0]]))
+    assert torch.allclose(out[..., 7], x[..., 7], atol=1e-5) and bool((mask[..., 7] == 1).all())
+    # the right half recedes: its top and bottom corners show nothing of the image; the nearer left half is defined
+    assert mask[0, 0, 0, -1] == 0 and mask[0, 0, -1, -1] == 0 and bool((mask[0, 0, :, :7] == 1).all())
+    assert 0.5 < mask.mean() < 1
+
+
+def test_rotate3d_refuses_angles_whose_test_grid_would_reach_the_edge_on_view():
+    with pytest.raises(SteerError, match="Rotate3D max_angle must be in 1..60 degrees"):
+        Rotate3D(max_angle=80)
+
+
+def test_lab_round_trip_is_exact_to_1e_4_and_lightness_rises_monotonically():
+    x = images(n=4, size=8) * 0.9  # inside the sRGB gamut
+    same, mask = ColorLab()(x, torch.zeros(4, 3))
+    assert (same - x).abs().max() < 1e-4 and bool((mask == 1).all())
+    lightness = torch.linspace(-0.4, 0.4, 5)
+    luminance = [ColorLab()(x, torch.tensor([[a, 0.0, 0.0]] * 4))[0].mean().item() for a in lightness]
+    assert all(b > a for a, b in zip(luminance, luminance[1:]))
+
+
+def test_lab_a_shift_moves_towards_red_and_b_towards_yellow():
+    grey = torch.zeros(1, 3, 4, 4)  # mid grey: L ≈ 53, a = b = 0
+    red, _ = ColorLab()(grey, torch.tensor([[0.0, 0.2, 0.0]]))
+    assert red[0, 0].mean() > grey[0, 0].mean() and red[0, 1].mean() < grey[0, 1].mean()
+    yellow, _ = ColorLab()(grey, torch.tensor([[0.0, 0.0, 0.2]]))
+    assert yellow[0, 2].mean() < yellow[0, 0].mean() and yellow[0, 2].mean() < yellow[0, 1].mean()
+    out, _ = ColorLab()(grey, torch.tensor([[2.0, 0.0, 0.0]]))  # past white: clamped
+    assert out.max() <= 1 and out.min() >= -1
+
+
+def test_lab_refuses_images_that_are_not_rgb():
+    with pytest.raises(SteerError, match="ColorLab edits RGB images; got 1-channel images"):
+        ColorLab()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3))
+
+
+@pytest.mark.parametrize("edit", [Rotate3D(), ColorLab()], ids=lambda e: e.name)
+def test_new_edits_compose_with_a_walk_that_learns_on_a_tiny_generator(edit):
+    from steer.evaluation.steerability import measure
+    from steer.generators import DCGAN
+    from steer.losses import MaskedL2
+    from steer.objective import steer_pair
+    from steer.walks import LinearWalk
+
+    torch.manual_seed(0)
+    generator, walk = DCGAN(latent_dim=8, resolution=16, width=4).eval(), LinearWalk(8, edit.sliders)
+    optimizer = torch.optim.Adam(walk.parameters(), lr=0.05)
+    before = walk.w.detach().clone()
+    losses = []
+    for step in range(4):
+        z = generator.sample_latent(8, torch.Generator().manual_seed(step))
+        pair = steer_pair(generator, edit, walk, z, edit.sample_alpha(8, torch.Generator().manual_seed(step)))
+        loss = MaskedL2()(pair.walked, pair.target, pair.mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(math.isfinite(v) for v in losses) and not torch.equal(walk.w, before)
+    result = measure(generator, edit, walk, n=4, batch_size=4, progress=False)
+    assert len(result.alphas) == len(edit.test_alphas()) and torch.isfinite(result.walk_error).all()

@@ -90,7 +90,7 @@ def test_the_documented_session_runs(tmp_path, monkeypatch, capsys):
     (tmp_path / "checkpoints").symlink_to(ROOT / "checkpoints")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/notebook.md", "exec"), {})
-    assert capsys.readouterr().out.splitlines() == ["DCGAN LinearWalk ShiftX", "(4, 9, 3, 32, 32)"]
+    assert capsys.readouterr().out.splitlines() == ["DCGAN LinearWalk ShiftX", "(4, 13, 3, 32, 32)"]
     assert (tmp_path / "shift_strip.png").stat().st_size > 0 and (tmp_path / "shift.gif").stat().st_size > 0
 
 
