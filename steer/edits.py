@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import torch
-from kornia.color import lab_to_rgb, rgb_to_lab
 import torch.nn.functional as F
+from kornia.color import lab_to_rgb, rgb_to_lab
 from torch import Tensor
 
 from steer.errors import SteerError

@@ -9,11 +9,11 @@ from steer.edits import Brightness, Color, ColorLab, Rotate2D, Rotate3D, ShiftX,
 from steer.evaluation.attribute_steering import measure_attributes
 from steer.evaluation.report import steerability_report
 from steer.evaluation.steerability import measure
+from tests.support.known_direction import ZoomingGenerator
 from tests.support.sprite_generators import ShiftingSprite
 from tests.support.steer_run import steer_fails, steer_run
 from tests.test_attribute_steering import data, exact_walk
 from tests.test_evaluate import PartialWalk, direction_walk
-from tests.support.known_direction import ZoomingGenerator
 
 # The reach of each default grid past the training range, at least as far as the steerability paper's code tests.
 REACH = [(Zoom(), 4.0), (ShiftX(8), 1.5), (ShiftY(8), 1.5), (Rotate2D(), 2.0), (Rotate3D(), 1.5), (Color(), 2.0),
