@@ -50,6 +50,9 @@ def test_test_writes_the_steerability_report_beside_the_checkpoint_with_the_numb
                         ("achieved_alpha", expected.achieved[:, 0])):
         assert metrics[key] == pytest.approx(values.tolist(), rel=1e-6, abs=1e-12), key
     assert metrics["limit"] == expected.limits()
+    assert metrics["in_training_range"] == [False, False] + [True] * 9 + [False, False]  # zoom 1/16 … 16, trained 1/4 … 4
+    assert metrics["limits"]["registration"]["limit"] == metrics["limit"] and metrics["limits"]["attribute"] is None
+    assert "α beyond it: ×0.06, ×0.12, ×8.00, ×16.00" in result.stdout
     assert metrics["provenance"]["command"][1:3] == ["test", "--config"]
     for name in ("curves.png", "walk_grid.png", "walk.gif"):
         assert (run / "report" / name).stat().st_size > 1000
