@@ -79,7 +79,8 @@ class Outcome:
 
 
 class Validator:
-    """The validation walk error of a direction w: mean masked L2 over fixed latents and the non-identity test α."""
+    """The validation walk error of a direction w: mean masked L2 over fixed latents and the non-identity test α
+    inside the training range (the grid's α beyond it are for limits, not for training quality)."""
 
     def __init__(self, n: int, seed: int, device: torch.device) -> None:
         self.generator = DigiFaceDCGAN().to(device)
@@ -87,7 +88,7 @@ class Validator:
         self.walk = LinearWalk(self.generator.latent_dim).to(device)
         self.z = self.generator.sample_latent(n, rng(seed, "val")).to(device)
         alphas = self.edit.test_alphas()
-        self.alphas = alphas[~(alphas == self.edit.identity).all(dim=1)].to(device)
+        self.alphas = alphas[~(alphas == self.edit.identity).all(dim=1) & self.edit.in_training_range(alphas)].to(device)
 
     @torch.no_grad()
     def __call__(self, w: Tensor) -> float:

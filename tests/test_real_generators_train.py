@@ -68,7 +68,7 @@ def test_biggan_class_walk_trains_evaluates_and_yields_sefa_directions(tmp_path)
     spec = derive("biggan/class_walk.yaml", {"weights_dir": str(tmp_path / "biggan-deep-tiny")}, SMALL)
     ckpt = train(spec, tmp_path)
     assert ckpt["state_dict"]["walk.w"].shape == (10, 1, 8)  # one zoom direction per class
-    assert len(evaluate(tmp_path)["alphas"]) == 9
+    assert len(evaluate(tmp_path)["alphas"]) == 13  # zoom 1/16 … 16: 9 inside the training 1/4 … 4, 2 beyond each end
     module, _ = load_module(tmp_path / "ckpt" / "last.ckpt")
     directions, values = sefa(module.generator, 3)
     assert directions.shape == (3, 8) and torch.all(values[:-1] >= values[1:])
@@ -80,7 +80,7 @@ def test_stylegan2_w_plus_walk_trains_evaluates_and_yields_sefa_directions(tmp_p
     generator = {**STYLEGAN2, "checkpoint": str(tmp_path / "stylegan2-tiny.pt"), "layers": [3, 4, 5]}
     ckpt = train(derive("stylegan2/wplus_walk.yaml", generator, SMALL), tmp_path)
     assert ckpt["state_dict"]["walk.w"].shape == (3, 4 * 8)  # R, G, B sliders; rows 3, 4, 5 and the others' w
-    assert len(evaluate(tmp_path)["alphas"]) == 13
+    assert len(evaluate(tmp_path)["alphas"]) == 25  # the identity and each colour slider alone at 8 offsets (±2 max)
     module, _ = load_module(tmp_path / "ckpt" / "last.ckpt")
     directions, _ = sefa(module.generator, 2)
     rows_3, rows_4, _, others = directions.split(8, dim=1)
