@@ -414,6 +414,7 @@ class ColorLab(Color):
     """
 
     scale = (50.0, 128.0, 128.0)  # α = 1 moves L by 50 (of 0 … 100) and a, b by 128
+    attributes = ()  # the sprites' measured colours are RGB, not Lab
 
     def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
         if images.shape[1] != 3:

@@ -153,6 +153,10 @@ def test_lab_a_shift_moves_towards_red_and_b_towards_yellow():
     assert out.max() <= 1 and out.min() >= -1
 
 
+def test_lab_claims_no_rgb_attribute():
+    assert ColorLab().attributes == () and ColorLab().slider_names == ["L", "a", "b"]
+
+
 def test_lab_refuses_images_that_are_not_rgb():
     with pytest.raises(SteerError, match="ColorLab edits RGB images; got 1-channel images"):
         ColorLab()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3))
