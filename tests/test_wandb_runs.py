@@ -94,9 +94,10 @@ def test_evaluation_run_names_the_training_run_it_measured_and_shares_its_group(
 def test_evaluation_table_columns_are_numbers_and_alpha_curves_are_native_line_plots(evaluation, runs):
     run_dir = runs["cwd"] / runs["evaluation"]
     table = json.loads((run_dir / "files" / evaluation["summary"]["steerability/table"]["path"]).read_text())
-    assert table["columns"] == ["alpha", "walk_error", "baseline_error", "achieved_alpha"]
+    assert table["columns"] == ["alpha", "in_training_range", "walk_error", "baseline_error", "achieved_alpha"]
     assert table["data"] and all(isinstance(v, (int, float)) for row in table["data"] for v in row)
     assert 1.0 in [row[0] for row in table["data"]]  # α in the edit's units: zoom ×1 is the identity
+    assert {row[0]: row[1] for row in table["data"]}[16.0] == 0  # zoom ×16: beyond the training 1/4 … 4
     charts = evaluation["config"]["_wandb"]["visualize"]
     for key in ("steerability/errors", "steerability/achieved"):
         assert charts[key]["panel_config"]["panelDefId"] == "wandb/lineseries/v0"
