@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -106,6 +107,7 @@ def measure(
     registration_points: int = 41,
     keep: int = 6,
     progress: bool = True,
+    observe: Callable[[int, Tensor], None] | None = None,
 ) -> Steerability:
     """Errors and achieved α over ``n`` seeded latents at every α of the grid.
 
@@ -114,6 +116,10 @@ def measure(
     achieved(α)       = argmin_{α'} E_z L2_m(G(walk(z, α)), edit(G(z), α')), α' on a fine
                         line through the identity along α (registration), the grid's
                         minimum refined by a parabola through its two neighbours
+
+    ``observe(a, walked)``, if given, sees each batch's G(walk(z, α)) at α row a
+    (e.g. :class:`steer.evaluation.attribute_steering.WalkedAttributes`), so
+    another measure of the walked images needs no second generator pass.
     """
     check_options(n, batch_size, fraction)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
@@ -124,8 +130,11 @@ def measure(
     for z, y in tqdm(evaluation_latents(generator.sample, n, batch_size, seed), desc="evaluating", unit="batch",
                      total=-(-n // batch_size), disable=not progress):
         z, y = z.to(device), (y.to(device) if y is not None else None)
-        for a, pair in enumerate(steer_grid(generator, edit, walk, z, grid_alphas, y)):
-            metric.update(pair.walked, pair.target, pair.mask, pair.source, a)
+        pairs = list(steer_grid(generator, edit, walk, z, grid_alphas, y))
+        metric.update(pairs)
+        for a, pair in enumerate(pairs):
+            if observe is not None:
+                observe(a, pair.walked)
             if len(frames) < len(alphas):
                 frames.append(pair.walked[:keep].cpu())
                 targets.append((pair.target * pair.mask)[:keep].cpu())

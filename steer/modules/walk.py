@@ -192,13 +192,10 @@ class WalkModule(RecordedModule):
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Add the batch to the steerability metric; returns the walk and the masked edit targets of its first
         ``strip_latents`` latents, ``walked`` and ``target`` (A, K, C, H, W), for pictures."""
-        walked, target = [], []
-        for k, pair in enumerate(steer_grid(self.generator, self.edit, self.walk, batch["z"], self.test_alphas,
-                                            batch.get("y"))):
-            self.steerability.update(pair.walked, pair.target, pair.mask, pair.source, k)
-            walked.append(pair.walked[: self.strip_latents])
-            target.append((pair.target * pair.mask)[: self.strip_latents])
-        return {"walked": torch.stack(walked), "target": torch.stack(target)}
+        pairs = list(steer_grid(self.generator, self.edit, self.walk, batch["z"], self.test_alphas, batch.get("y")))
+        self.steerability.update(pairs)
+        return {"walked": torch.stack([p.walked[: self.strip_latents] for p in pairs]),
+                "target": torch.stack([(p.target * p.mask)[: self.strip_latents] for p in pairs])}
 
     def on_test_epoch_end(self) -> None:
         values = self.steerability_values = self.steerability.compute()
