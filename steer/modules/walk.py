@@ -77,8 +77,10 @@ class WalkModule(RecordedModule):
         self.optimizer = optimizer
         self.strip_latents = strip_latents
         self.register_buffer("test_alphas", edit.test_alphas(), persistent=False)
-        self.val_walk = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
-        self.val_base = nn.ModuleList(MeanMetric() for _ in self.test_alphas)
+        # nan_strategy "disable": torchmetrics' NaN check is a host-device sync per update (18 per validation
+        # step); a NaN error now shows as a NaN mean instead of being dropped.
+        self.val_walk = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in self.test_alphas)
+        self.val_base = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in self.test_alphas)
         self.steerability = SteerabilityMetric(edit, self.test_alphas)
         self.steerability_values: SteerabilityValues | None = None  # of the last test run
         if channels_last:
