@@ -15,6 +15,7 @@ up to float rounding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 import torch
@@ -61,9 +62,7 @@ class SteerabilityMetric(Metric):
         unique, inverse = torch.unique(candidates.flatten(0, 1), dim=0, return_inverse=True)
         inverse = inverse.view(A, P)
         rows = [sorted(set(torch.nonzero(inverse == u)[:, 0].tolist())) for u in range(len(unique))]
-        starts = [0]
-        for r in rows:
-            starts.append(starts[-1] + len(r))
+        starts = [0, *accumulate(len(r) for r in rows)]
         slots = torch.tensor([[starts[inverse[a, p]] + rows[inverse[a, p]].index(a) for p in range(P)]
                               for a in range(A)])
         self.starts = starts
