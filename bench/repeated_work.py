@@ -101,8 +101,15 @@ def attributes_section(args, device, generator, edit, walk, factors) -> list:
         return now(device) - t0
 
     calls, seconds = [], []  # generator calls and the time spent in them, in one untimed run of each
-    hooks = [generator.register_forward_pre_hook(lambda *_: seconds.append(-now(device))),
-             generator.register_forward_hook(lambda *_: (calls.append(1), seconds.append(now(device))))]
+
+    def before(*_):
+        seconds.append(-now(device))
+
+    def after(*_):
+        calls.append(1)
+        seconds.append(now(device))
+
+    hooks = [generator.register_forward_pre_hook(before), generator.register_forward_hook(after)]
     old(0)
     old_calls, old_g, calls[:], seconds[:] = len(calls), sum(seconds), [], []
     new(0)
