@@ -21,16 +21,14 @@ class MaskedL2(Loss):
     """Σ m·(a−b)² / Σ m: the mean squared error over the pixels the edit defines.
 
     'mean' pools the whole batch (the formula over all its pixels), 'none'
-    gives each image's own masked mean: over the last three dimensions (C, H,
-    W), so stacks of images (…, N, C, H, W) give (…, N), and ``b`` and
-    ``mask`` broadcast against ``a``.
+    gives each image's own masked mean.
     """
 
     def forward(self, a: Tensor, b: Tensor, mask: Tensor, reduction: str = "mean") -> Tensor:
         mask = mask.expand_as(a)
         sq = mask * (a - b) ** 2
         if reduction == "none":
-            return sq.flatten(-3).sum(-1) / mask.flatten(-3).sum(-1).clamp_min(1e-8)
+            return sq.flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1e-8)
         return sq.sum() / mask.sum().clamp_min(1e-8)
 
 

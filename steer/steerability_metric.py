@@ -57,18 +57,15 @@ class SteerabilityMetric(Metric):
                                                for p in range(P)]) for a in range(A)])  # (A, P, sliders): α' tried
         # Many α try the same α' (the line through the identity is shared by α of either sign, and the
         # identity tries only α' = identity), so each distinct α' warps G(z) once per batch and is compared
-        # with the walked images of every α that tries it. tried_by[starts[u]:starts[u + 1]] are the α rows
-        # that try distinct candidate u; slots (A, P) say which of those comparisons is α row a's at point p.
+        # with the walked images of every α that tries it: tried_by[starts[u]:starts[u + 1]] are the α rows
+        # that try distinct candidate u, and slots (A, P) say which of those comparisons is row a's at point p.
         unique, inverse = torch.unique(candidates.flatten(0, 1), dim=0, return_inverse=True)
         inverse = inverse.view(A, P)
         rows = [sorted(set(torch.nonzero(inverse == u)[:, 0].tolist())) for u in range(len(unique))]
-        starts = [0, *accumulate(len(r) for r in rows)]
-        slots = torch.tensor([[starts[inverse[a, p]] + rows[inverse[a, p]].index(a) for p in range(P)]
+        self.tried_by, self.starts = [a for r in rows for a in r], [0, *accumulate(len(r) for r in rows)]
+        slots = torch.tensor([[self.starts[inverse[a, p]] + rows[inverse[a, p]].index(a) for p in range(P)]
                               for a in range(A)])
-        self.starts = starts
         self.register_buffer("candidates", unique, persistent=False)  # (U, sliders): the distinct α' tried
-        self.register_buffer("tried_by", torch.tensor([a for r in rows for a in r], dtype=torch.long),
-                             persistent=False)
         self.register_buffer("slots", slots, persistent=False)
         self.add_state("walk_sum", torch.zeros(A), dist_reduce_fx="sum")
         self.add_state("base_sum", torch.zeros(A), dist_reduce_fx="sum")
@@ -78,17 +75,17 @@ class SteerabilityMetric(Metric):
     def update(self, pairs: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> None:
         """Add one batch of latents at every test α: ``pairs[a]`` = (walked images, edit targets, masks,
         unwalked images) at α row a (``steer.objective.steer_grid``'s pairs, in order)."""
-        walked, target, mask = (torch.stack(parts) for parts in list(zip(*pairs))[:3])  # (A, N, …)
         source = pairs[0][3]
         n = len(source)
-        self.walk_sum += masked_l2(walked, target, mask, "none").sum(1)
-        self.base_sum += masked_l2(target, source, mask, "none").sum(1)
+        for a, (walked, target, mask, _) in enumerate(pairs):
+            self.walk_sum[a] += masked_l2(walked, target, mask, "none").sum()
+            self.base_sum[a] += masked_l2(source, target, mask, "none").sum()
         errors = []
         for u, candidate in enumerate(self.candidates):
             moved, moved_mask = self.edit(source, candidate.to(source.dtype).expand(n, -1).contiguous())
-            rows = walked.index_select(0, self.tried_by[self.starts[u]:self.starts[u + 1]])
-            errors.append(masked_l2(rows, moved, moved_mask, "none").sum(1))
-        self.reg_sum += torch.cat(errors)[self.slots]
+            errors += [masked_l2(pairs[a][0], moved, moved_mask, "none").sum()
+                       for a in self.tried_by[self.starts[u]:self.starts[u + 1]]]
+        self.reg_sum += torch.stack(errors)[self.slots]
         self.count += n
 
     def compute(self) -> SteerabilityValues:
