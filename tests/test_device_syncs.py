@@ -118,3 +118,9 @@ def test_throughput_synchronises_the_device_on_logging_steps_and_at_the_end_only
     assert synced == [(3, "cpu"), (6, "cpu"), (7, "cpu")]  # steps 3 and 6 log; 7: the end of training
     assert logged == [3, 6]
     assert throughput.images == 28 and throughput.images_per_second() > 0
+
+
+def test_validation_errors_are_not_read_back_for_nan_so_a_nan_error_gives_a_nan_mean():
+    module = WalkModule(ZoomingGenerator(), Zoom())
+    module.val_walk[0].update(torch.tensor([1.0, float("nan")]))  # torchmetrics' NaN check would read it back
+    assert module.val_walk[0].compute().isnan()
