@@ -137,6 +137,13 @@ class SpritesDataModule(LightningDataModule):
             raise SteerError("SpritesDataModule.setup() must run before its dataloaders are requested.")
         return data
 
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
+        """Everything but ``index``, which stays on the host: reading it (below, in GANModule's step) costs no
+        host-device sync."""
+        moved = super().transfer_batch_to_device({k: v for k, v in batch.items() if k != "index"}, device,
+                                                 dataloader_idx)
+        return {**moved, "index": batch["index"]} if "index" in batch else moved
+
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         if "index" in batch:  # training batches only
             self._move_to(int(batch["index"][0]) + 1)
