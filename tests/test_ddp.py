@@ -11,6 +11,7 @@ from steer.data.latents import LatentDataModule
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN
+from steer.sprites.histograms import intersection
 from tests.support.scripts import run_script, start_script
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
@@ -92,3 +93,59 @@ def test_a_nan_on_one_rank_stops_every_rank_with_the_message(tiny_config, tmp_pa
     assert result.returncode != 0 and "Traceback" not in result.stderr.split("error: ")[-1]
     assert "the training loss became" in result.stderr and "training stopped" in result.stderr
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()
+
+
+GAN = """
+seed_everything: 0
+model:
+  class_path: steer.modules.GANModule
+  init_args:
+    generator: {class_path: steer.generators.DCGAN, init_args: {latent_dim: 8, resolution: 16, width: 4}}
+    discriminator: {class_path: steer.discriminators.DCGANDiscriminator, init_args: {resolution: 16, width: 4}}
+    attributes: [x, y, area]
+data:
+  class_path: steer.data.SpritesDataModule
+  init_args: {batch_size: 4, n_val: 10, samples: 1, factors: {size: 16}}
+trainer: {val_check_interval: 2, enable_progress_bar: false}
+"""
+SHIFT = "{class_path: steer.edits.ShiftX, init_args: {max_shift: 3}}"
+GAN_MODES = {  # mode: (options, optimizer steps per batch)
+    "plain": ([], 2),
+    "augment": (["--model.init_args.augment", SHIFT], 2),
+    "joint": (["--model.init_args.augment", SHIFT, "--model.init_args.edit", SHIFT,
+               "--model.init_args.steer_weight", "1.0"], 3),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(GAN_MODES))
+def test_gan_on_two_cpu_ranks_draws_disjoint_data_and_latents_keeps_one_model_and_syncs_histograms(mode, tmp_path):
+    """`--trainer.strategy ddp` as a user types it: GANModule turns on DDP's detection of unused parameters itself."""
+    (tmp_path / "gan.yaml").write_text(GAN)
+    options, per_batch = GAN_MODES[mode]
+    args = ["fit", "--config", "gan.yaml", "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+            "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+            "--trainer.max_steps", str(2 * per_batch), "--trainer.callbacks+=tests.support.probes.RecordGANRank",
+            f"--trainer.callbacks.out={tmp_path / 'probe'}", *options]
+    result = run_script("train.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for key in ("latents", "images"):  # every latent and real image was drawn on one rank only
+        a, b = (r[key].flatten(1) for r in ranks)
+        assert not (a[:, None] == b[None]).all(-1).any(), f"{key}: one was drawn on both ranks"
+    # G, D and w: the same parameters on every rank, and in the checkpoint
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["state_dict"]
+    assert ranks[0]["parameters"] and all(p.startswith(("generator.", "discriminator.", "walk."))
+                                          for p in ranks[0]["parameters"])
+    assert any(p.startswith("walk.") for p in ranks[0]["parameters"]) == (mode == "joint")
+    for name in ranks[0]["parameters"]:
+        assert torch.equal(ranks[0]["state"][name], ranks[1]["state"][name]), name
+        assert torch.equal(saved[name], ranks[0]["state"][name]), name
+    # each rank validated its own share of the fixed set; the logged intersection is that of the union
+    val = [r["val_images"].flatten(1) for r in ranks]
+    assert len(val[0]) + len(val[1]) == 10 and not (val[0][:, None] == val[1][None]).all(-1).any()
+    union = {k: ranks[0]["counts"][k] + ranks[1]["counts"][k] for k in ranks[0]["counts"]}
+    expected = intersection(union["real_counts"], union["fake_counts"], float(union["real_n"]), float(union["fake_n"]))
+    assert ranks[0]["logged"] == ranks[1]["logged"] and list(ranks[0]["logged"]) == ["x", "y", "area"]
+    assert list(ranks[0]["logged"].values()) == pytest.approx(expected.tolist(), abs=1e-6)

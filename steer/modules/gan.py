@@ -28,6 +28,7 @@ from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image
+from steer.modules.distributed import detect_unused_parameters
 from steer.modules.recorded import RecordedModule
 from steer.modules.walk import WalkFactory
 from steer.objective import Pair, repeat_alpha, steer_pair, walked_image
@@ -101,6 +102,11 @@ class GANModule(RecordedModule):
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers = [self.d_optimizer(self.discriminator.parameters()), self.g_optimizer(self.generator.parameters())]
         return optimizers + ([self.w_optimizer(self.walk.parameters())] if self.walk is not None else [])
+
+    def setup(self, stage: str) -> None:
+        """Under DDP, detection of unused parameters on: each of the D, G and w steps' backwards reaches one part."""
+        if stage == "fit":
+            detect_unused_parameters(self.trainer.strategy, type(self).__name__)
 
     # -- training ------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
