@@ -77,8 +77,8 @@ class SpritesDataModule(LightningDataModule):
     batches reach the model (``on_after_batch_transfer``) and is saved in the
     checkpoint (``state_dict``). Validation: ``n_val`` sprites drawn once from
     ``rng(seed, "sprites-val")``; rank r of W takes items r::W, as ready-made
-    batches (a list, not a map-style dataset, so that Lightning adds no
-    DistributedSampler that would split the rank's share once more).
+    batches (iterable, so that Lightning adds no DistributedSampler that would
+    split the rank's share once more).
     """
 
     def __init__(
@@ -122,8 +122,10 @@ class SpritesDataModule(LightningDataModule):
         # workers are not persistent: each pass copies the dataset, with its current start, to fresh workers
         return DataLoader(self._ready(self.train_set), batch_size=None, num_workers=self.num_workers)
 
-    def val_dataloader(self) -> list[Batch]:
-        return self._ready(self.val_set)
+    def val_dataloader(self) -> DataLoader:
+        from steer.data.latents import Batches  # imported here: steer.data imports this module
+
+        return DataLoader(Batches(self._ready(self.val_set)), batch_size=None)
 
     def _ready(self, data: T | None) -> T:
         if data is None:
