@@ -6,11 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from pytorch_lightning.strategies import DDPStrategy
 
 from steer.data.latents import LatentDataModule
+from steer.discriminators import DCGANDiscriminator
 from steer.edits import Zoom
 from steer.errors import SteerError
 from steer.generators import DCGAN
+from steer.modules import GANModule
 from steer.sprites.histograms import intersection
 from tests.support.scripts import run_script, start_script
 
@@ -149,3 +152,27 @@ def test_gan_on_two_cpu_ranks_draws_disjoint_data_and_latents_keeps_one_model_an
     expected = intersection(union["real_counts"], union["fake_counts"], float(union["real_n"]), float(union["fake_n"]))
     assert ranks[0]["logged"] == ranks[1]["logged"] and list(ranks[0]["logged"]) == ["x", "y", "area"]
     assert list(ranks[0]["logged"].values()) == pytest.approx(expected.tolist(), abs=1e-6)
+
+
+def test_gan_module_turns_on_ddp_unused_parameter_detection_and_refuses_a_strategy_that_turns_it_off():
+    gan = GANModule(DCGAN(latent_dim=8, resolution=8, width=2), DCGANDiscriminator(8, 2))
+    chosen = DDPStrategy()
+    gan.trainer = SimpleNamespace(strategy=chosen)
+    gan.setup("fit")
+    assert chosen._ddp_kwargs["find_unused_parameters"] is True
+    gan.trainer = SimpleNamespace(strategy=DDPStrategy(find_unused_parameters=False))
+    with pytest.raises(SteerError, match="use --trainer.strategy ddp .steer turns the detection on. or "
+                                         "ddp_find_unused_parameters_true"):
+        gan.setup("fit")
+
+
+@pytest.mark.slow
+def test_gan_under_a_ddp_strategy_without_unused_parameter_detection_is_one_line_on_every_rank(tmp_path):
+    (tmp_path / "gan.yaml").write_text(GAN)
+    result = run_script("train.py", "fit", "--config", "gan.yaml", "--trainer.logger", "false", "--checkpoint.dirpath",
+                        "ckpt", "--trainer.strategy", "ddp_find_unused_parameters_false", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "2", cwd=tmp_path, timeout=180)
+    errors = {line for line in result.stderr.splitlines() if line.startswith("error: ")}
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert len(errors) == 1 and "ddp_find_unused_parameters_true" in errors.pop()
+    assert not list((tmp_path / "ckpt").glob("*.ckpt"))
