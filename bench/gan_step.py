@@ -152,8 +152,8 @@ def main() -> None:
                      f"{median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})",
                      f"{largest_difference(last['old'], last['new'], buffers=False):.1e}",
                      f"{largest_difference(last['old'], last['new'], buffers=True):.1e}"])
-    print(table(["mode", "before, images/s", "now, images/s", "now / before (per repeat)",
-                 "max |Δ parameter|", "max |Δ BN buffer|"], rows))
+        print(table(["mode", "before, images/s", "now, images/s", "now / before (per repeat)",
+                     "max |Δ parameter|", "max |Δ BN buffer|"], rows), flush=True)  # so far
 
 
 if __name__ == "__main__":
