@@ -15,7 +15,7 @@ from steer.errors import SteerError
 from steer.generators import DCGAN
 from steer.modules import GANModule
 from steer.sprites.histograms import intersection
-from tests.support.scripts import run_script, start_script
+from tests.support.scripts import ROOT, run_script, start_script
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 
@@ -98,19 +98,7 @@ def test_a_nan_on_one_rank_stops_every_rank_with_the_message(tiny_config, tmp_pa
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()
 
 
-GAN = """
-seed_everything: 0
-model:
-  class_path: steer.modules.GANModule
-  init_args:
-    generator: {class_path: steer.generators.DCGAN, init_args: {latent_dim: 8, resolution: 16, width: 4}}
-    discriminator: {class_path: steer.discriminators.DCGANDiscriminator, init_args: {resolution: 16, width: 4}}
-    attributes: [x, y, area]
-data:
-  class_path: steer.data.SpritesDataModule
-  init_args: {batch_size: 4, n_val: 10, samples: 1, factors: {size: 16}}
-trainer: {val_check_interval: 2, enable_progress_bar: false}
-"""
+GAN = ROOT / "tests" / "configs" / "tiny_gan.yaml"
 SHIFT = "{class_path: steer.edits.ShiftX, init_args: {max_shift: 3}}"
 GAN_MODES = {  # mode: (options, optimizer steps per batch)
     "plain": ([], 2),
@@ -124,9 +112,8 @@ GAN_MODES = {  # mode: (options, optimizer steps per batch)
 @pytest.mark.parametrize("mode", list(GAN_MODES))
 def test_gan_on_two_cpu_ranks_draws_disjoint_data_and_latents_keeps_one_model_and_syncs_histograms(mode, tmp_path):
     """`--trainer.strategy ddp` as a user types it: GANModule turns on DDP's detection of unused parameters itself."""
-    (tmp_path / "gan.yaml").write_text(GAN)
     options, per_batch = GAN_MODES[mode]
-    args = ["fit", "--config", "gan.yaml", "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+    args = ["fit", "--config", str(GAN), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
             "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
             "--trainer.max_steps", str(2 * per_batch), "--trainer.callbacks+=tests.support.probes.RecordGANRank",
             f"--trainer.callbacks.out={tmp_path / 'probe'}", *options]
@@ -168,8 +155,7 @@ def test_gan_module_turns_on_ddp_unused_parameter_detection_and_refuses_a_strate
 
 @pytest.mark.slow
 def test_gan_under_a_ddp_strategy_without_unused_parameter_detection_is_one_line_on_every_rank(tmp_path):
-    (tmp_path / "gan.yaml").write_text(GAN)
-    result = run_script("train.py", "fit", "--config", "gan.yaml", "--trainer.logger", "false", "--checkpoint.dirpath",
+    result = run_script("train.py", "fit", "--config", str(GAN), "--trainer.logger", "false", "--checkpoint.dirpath",
                         "ckpt", "--trainer.strategy", "ddp_find_unused_parameters_false", "--trainer.devices", "2",
                         "--trainer.accelerator", "cpu", "--trainer.max_steps", "2", cwd=tmp_path, timeout=180)
     errors = {line for line in result.stderr.splitlines() if line.startswith("error: ")}
