@@ -12,10 +12,13 @@ from steer.data.latents import LatentDataModule
 from steer.discriminators import DCGANDiscriminator
 from steer.edits import Zoom
 from steer.errors import SteerError
+from steer.formats.trajectories import save_records
 from steer.generators import DCGAN
 from steer.modules import GANModule
 from steer.sprites.histograms import intersection
 from tests.support.scripts import ROOT, run_script, start_script
+from tests.test_factor_regressor import D as RECORDS_DIM
+from tests.test_factor_regressor import synthetic_records
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 
@@ -162,3 +165,22 @@ def test_gan_under_a_ddp_strategy_without_unused_parameter_detection_is_one_line
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert len(errors) == 1 and "ddp_find_unused_parameters_true" in errors.pop()
     assert not list((tmp_path / "ckpt").glob("*.ckpt"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["vae", "factor_regressor"])
+def test_the_readme_multi_gpu_line_trains_the_vae_and_the_factor_regressor_on_two_cpu_ranks(module, tmp_path):
+    """README: `steer fit --config … --trainer.strategy ddp --trainer.devices N` for the modules not tested above."""
+    if module == "vae":
+        args = ["--config", str(ROOT / "configs/sprites/beta_vae.yaml"), "--trainer.max_steps", "2",
+                "--data.init_args.batch_size", "4", "--data.init_args.n_val", "8", "--trainer.val_check_interval", "2"]
+    else:
+        save_records(synthetic_records()[0], tmp_path / "records.pt")
+        args = ["--config", str(ROOT / "configs/discovery/factor_regressor.yaml"), "--model.init_args.latent_dim",
+                str(RECORDS_DIM), "--data.init_args.records", "records.pt", "--data.init_args.batch_size", "32",
+                "--trainer.max_epochs", "1", "--trainer.check_val_every_n_epoch", "1"]
+    result = run_script("train.py", "fit", *args, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+                        cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file()
