@@ -53,7 +53,10 @@ class GANModule(RecordedModule):
 
     Manual optimisation: Lightning's ``global_step`` counts every optimizer
     step, i.e. 2 per batch (D, G), or 3 with a walk (D, G, w); set
-    ``trainer.max_steps`` accordingly.
+    ``trainer.max_steps`` accordingly. Under any DDP strategy the module turns
+    on DDP's detection of unused parameters itself (each step's backward
+    reaches one part); BatchNorm is per rank unless the trainer's
+    ``sync_batchnorm`` (docs/JOINT_STEERING.md, "On several GPUs").
 
     Validation: for every real validation image one generated image
     (fixed latents); the histogram intersection of each measured attribute
