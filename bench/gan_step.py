@@ -21,6 +21,11 @@ G's BatchNorm running statistics differ (updated once per image now, twice
 before). With a walk, G's target edit(G_eval(z), α) reads those running
 statistics, so the joint run drifts slightly; the table prints the largest
 parameter difference of each mode.
+
+``--quality N`` instead trains the plain GAN of configs/sprites/gan_biased_x.yaml
+(its data, batch 64, Adam 1e-3, β = (0.5, 0.999)) for N batches (N < 1000,
+one epoch) with each step, and prints the histogram intersections of the
+validation at the end, in eval mode, where the running statistics count.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from steer.modules import GANModule
 from steer.objective import steer_pair, walked_image
 from steer.seeding import rng
 from steer.sprites import SpriteFactors, SpritesDataModule
+from steer.sprites.factors import Fixed, Normal, Uniform
 
 MODES = {  # name: GANModule options besides generator and discriminator
     "plain": {},
@@ -127,6 +133,25 @@ def largest_difference(a: GANModule, b: GANModule, buffers: bool) -> float:
     return max(float((sa[n].float() - sb[n].float()).abs().max()) for n in names if sa[n].is_floating_point())
 
 
+def quality(batches: int) -> None:
+    """Histogram intersections after ``batches`` batches of gan_biased_x with the old and the new step."""
+    factors = SpriteFactors(32, x=Normal(16, 1, 13, 19), y=Uniform(10, 22), scale=Uniform(0.2, 0.3), rotation=Fixed(0))
+
+    def adam(parameters):
+        return torch.optim.Adam(parameters, lr=1e-3, betas=(0.5, 0.999))
+
+    for cls in (TwoPass, GANModule):
+        torch.manual_seed(0)
+        module = cls(DCGAN(latent_dim=16, resolution=32, width=16), DCGANDiscriminator(32, 16, norm="batch"),
+                     g_optimizer=adam, d_optimizer=adam)
+        trainer = Trainer(max_steps=2 * batches, val_check_interval=batches, logger=False, enable_checkpointing=False,
+                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+        trainer.fit(module, datamodule=SpritesDataModule(factors, batch_size=64, n_val=512, samples=2))
+        hi = {k.rsplit("/", 1)[-1]: round(float(v), 3) for k, v in trainer.callback_metrics.items()
+              if k.startswith("val/hist_intersection/")}
+        print(f"{cls.__name__:9s} after {batches} batches: {hi}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
@@ -134,9 +159,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches at the start of each run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quality", type=int, default=0, help="train the plain GAN this many batches with each step")
     add_machine_args(parser)
     args = parser.parse_args()
     device = prepare(args)
+    if args.quality:
+        return quality(args.quality)
     print(f"{machine(device)}; batch {args.batch_size}, {args.batches - args.warmup} timed batches, "
           f"{args.repeats} repeats alternating")
     rows = []
