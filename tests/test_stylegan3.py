@@ -121,7 +121,8 @@ def test_stylegan3_r_quarter_turn_of_the_input_rotates_the_image():
     net = network(NVLABS_R)
     ws = ws_for(net)
     image = net(ws)
-    turn = torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # a quarter turn, as NVlabs' scripts build it
+    # a quarter turn, its matrix built as NVlabs' scripts build one
+    turn = torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     turned = with_transform(net, ws, turn)
     assert torch.allclose(turned, torch.rot90(image, 1, dims=(2, 3)), atol=1e-4 * image.abs().max().item())
     assert not torch.allclose(turned, torch.rot90(image, -1, dims=(2, 3)), atol=0.1 * image.abs().max().item())

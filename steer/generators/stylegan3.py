@@ -26,8 +26,6 @@ from torch import Tensor, nn
 from steer.generators.alias_free import filtered_lrelu, lowpass_filter
 from steer.generators.nvlabs_layers import FullyConnectedLayer
 
-TRAINING_ONLY = ("magnitude_ema_beta",)  # stored with a snapshot, unused when only generating
-
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, input_gain: Tensor) -> Tensor:
     """StyleGAN2's modulated convolution (eqs. 1–3) with StyleGAN3's normalisations, as a full convolution (pad k − 1).
@@ -90,7 +88,9 @@ class SynthesisInput(nn.Module):
         freqs = self.freqs.unsqueeze(0) @ m[:, :2, :2]  # f' = f R, (N, C, 2)
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
         # sample centres in image units: (i + ½ − size/2) / s for i = 0 … size − 1
-        coords = (torch.arange(self.size, device=w.device, dtype=torch.float32) + 0.5 - self.size / 2) / self.sampling_rate
+        coords = (
+            torch.arange(self.size, device=w.device, dtype=torch.float32) + 0.5 - self.size / 2
+        ) / self.sampling_rate
         grid = torch.stack(torch.meshgrid(coords, coords, indexing="xy"), dim=-1)  # (H, W, xy)
         x = torch.einsum("hwk,nck->nhwc", grid, freqs) + phases[:, None, None, :]
         x = torch.sin(2 * math.pi * x) * amplitudes[:, None, None, :]
@@ -166,7 +166,9 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if self.is_torgb:
             styles = styles / math.sqrt(self.in_channels * self.conv_kernel**2)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb, input_gain=self.magnitude_ema.rsqrt())
+        x = modulated_conv2d(
+            x, self.weight, styles, demodulate=not self.is_torgb, input_gain=self.magnitude_ema.rsqrt()
+        )
         return filtered_lrelu(
             x,
             self.bias,
