@@ -146,6 +146,9 @@ def test_upfirdn2d_gain_scales_the_2d_footprint_and_negative_padding_crops():
     separable = upfirdn2d(x, f, up=2, padding=(-1, -2, -1, -2), gain=4.0)
     full = upfirdn2d(x, torch.outer(f, f), up=2, padding=(1, 1, 1, 1), gain=4.0)
     torch.testing.assert_close(separable, full[..., 2:-3, 2:-3])
+    zeros_inserted = upfirdn2d(x, None, up=2, padding=(1, 0, 0, 1))  # no filter: zeros after each pixel, then pad
+    torch.testing.assert_close(zeros_inserted[..., :-1, 1:][..., ::2, ::2], x)
+    assert zeros_inserted.shape[-2:] == (17, 17) and zeros_inserted.abs().sum() == x.abs().sum()
 
 
 def test_lowpass_filters_keep_dc_and_the_radial_one_is_symmetric():

@@ -43,11 +43,12 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
 
 
 # -- resampling --------------------------------------------------------------------------
-def _convolve(x: Tensor, kernel: Tensor, stride: tuple[int, int]) -> Tensor:
-    """Depthwise true convolution (the kernel flipped for ``F.conv2d``), keeping every stride-th output."""
-    c = x.shape[1]
-    k = kernel.flip(list(range(kernel.dim()))).to(x.dtype)
-    return F.conv2d(x, k.expand(c, 1, *k.shape), stride=stride, groups=c)
+def _filter_passes(f: Tensor, gain: float) -> list[tuple[Tensor, tuple[bool, bool]]]:
+    """(2-D kernel, whether it runs along (H, W)) per pass: a 2-D ``f`` once, a 1-D one along W then H (√gain each)."""
+    if f.dim() == 2:
+        return [(f * gain, (True, True))]
+    f = f * gain**0.5
+    return [(f[None, :], (False, True)), (f[:, None], (True, False))]
 
 
 def upfirdn2d(
@@ -58,28 +59,34 @@ def upfirdn2d(
     padding: tuple[int, int, int, int] = (0, 0, 0, 0),
     gain: float = 1.0,
 ) -> Tensor:
-    """Up-sample, pad, FIR-filter, down-sample each channel of NCHW ``x``.
+    """Up-sample, pad, FIR-filter, down-sample each channel of NCHW ``x`` (``f`` None: one unit tap).
 
     1. insert ``up − 1`` zeros after every pixel; 2. pad (x0, x1, y0, y1), negative
     values crop; 3. convolve with ``f`` scaled to sum ``gain`` over the 2-D footprint
     (a 1-D ``f`` is separable: applied along W then H, each pass with √gain);
-    4. keep every ``down``-th pixel (done as the convolution's stride). Output side:
-    (up·n + p0 + p1 − taps) // down + 1.
+    4. keep every ``down``-th pixel. Output side: (up·n + p0 + p1 − taps) // down + 1.
 
-    steer's StyleGAN2 ``upfir2d`` does steps 1–3 with a 2-D kernel; this one adds the
-    separable filters and strided down-sampling StyleGAN3 needs (6× fewer multiply-adds
-    for its 12-tap filters, 4× fewer again for ×2 down-sampling).
+    steer's StyleGAN2 ``upfir2d`` does steps 1–3 by zero insertion and a 2-D kernel; this
+    one skips the inserted zeros (steps 1 and 3 as one transposed convolution: a full
+    convolution of the up-sampled signal, then cropped or padded to step 2's window),
+    folds step 4 into the convolution's stride, and filters separably, which StyleGAN3's
+    12–24-tap filters at up to 4× up-sampling need to be usable on a CPU.
     """
-    n, c, h, w = x.shape
-    if up > 1:
-        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
-    x = F.pad(x, list(padding))
     if f is None:
-        return (x * gain if gain != 1 else x)[:, :, ::down, ::down]
-    if f.dim() == 2:
-        return _convolve(x, f * gain, (down, down))
-    f = f * gain**0.5
-    return _convolve(_convolve(x, f[None, :], (1, down)), f[:, None], (down, 1))
+        f = torch.ones(1, 1, device=x.device)
+    c = x.shape[1]
+    passes = [(k.to(x.dtype).expand(c, 1, *k.shape), axes) for k, axes in _filter_passes(f, gain)]
+    if up == 1:
+        x = F.pad(x, list(padding))
+        for k, axes in passes:  # a true convolution: F.conv2d correlates, so flip the kernel
+            x = F.conv2d(x, k.flip([2, 3]), stride=[down if a else 1 for a in axes], groups=c)
+        return x
+    for k, axes in passes:
+        x = F.conv_transpose2d(x, k, stride=[up if a else 1 for a in axes], groups=c)
+    taps_y, taps_x = f.shape[0], f.shape[-1]
+    x0, x1, y0, y1 = padding
+    x = F.pad(x, [x0 - taps_x + 1, x1 - taps_x + up, y0 - taps_y + 1, y1 - taps_y + up])
+    return x[:, :, ::down, ::down]
 
 
 def filtered_lrelu(
