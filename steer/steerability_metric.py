@@ -94,28 +94,35 @@ class SteerabilityMetric(Metric):
 
     def compute(self) -> SteerabilityValues:
         walk_sum, base_sum, reg_sum, count = (s.cpu() for s in (self.walk_sum, self.base_sum, self.reg_sum, self.count))
-        achieved = self.edit.alpha_from_walk(parabola_minimum(self.offsets, comparable(reg_sum, self.reg_area.cpu(),
-                                                                                      count))[:, None] * self.units)
+        size = self.edit.walk_alpha(self.alphas).norm(dim=1, keepdim=True)  # (A, 1) graph |α|
+        window = (self.offsets >= -WRONG_WAY * REACH * size) & (self.offsets <= REACH * size)
+        errors = admissible(reg_sum, window & (self.reg_area.cpu() >= MIN_AREA * count[:, None].clamp_min(1)))
+        achieved = self.edit.alpha_from_walk(parabola_minimum(self.offsets, errors)[:, None] * self.units)
         identity = (self.edit.walk_alpha(self.alphas) == 0).all(1)
         achieved[identity] = self.alphas[identity]
         return SteerabilityValues(walk_sum / count, base_sum / count, achieved, int(count.min()))
 
 
+REACH = 1.5  # the line of α' reaches 1.5 × the grid's largest graph α; each α looks up to 1.5 × its own
 MIN_AREA = 0.01  # an α' that defines less of the image than this cannot be compared (e.g. a zoom out by 1/32)
+# Each α considers the α' from −WRONG_WAY · REACH · |α| (against its direction) to REACH · |α| along it. An α'
+# far from α can move G(z)'s object out of the pixels it defines; a walked image whose object lies elsewhere then
+# matches the empty background there with an error near 0 (on 32 px sprites, a shift of −18 px "explained" a walk
+# of +6 px, and +22 px one of +2 px, once the test grid reached past training).
+WRONG_WAY = 0.25
 
 
-def comparable(errors: Tensor, area: Tensor, count: Tensor) -> Tensor:
-    """``errors`` (A, P) with every α' whose mask covers under ``MIN_AREA`` of the image on average raised to its
-    row's largest comparable error, so that it never wins the registration (an empty mask has error 0)."""
-    small = area < MIN_AREA * count[:, None].clamp_min(1)
-    worst = errors.masked_fill(small, float("-inf")).amax(1, keepdim=True)
-    return torch.where(small & torch.isfinite(worst), worst, errors)
+def admissible(errors: Tensor, allowed: Tensor) -> Tensor:
+    """``errors`` (A, P) with every α' not ``allowed`` for its row raised to the row's largest allowed error, so
+    that it never wins the registration."""
+    worst = errors.masked_fill(~allowed, float("-inf")).amax(1, keepdim=True)
+    return torch.where(~allowed & torch.isfinite(worst), worst, errors)
 
 
 def registration_line(edit: Edit, alphas: Tensor, points: int) -> tuple[Tensor, Tensor]:
     """Offsets c (P,) and unit directions u (A, sliders): candidate graph α = c·u along each α's own axis."""
     g = edit.walk_alpha(alphas)
-    reach = 1.5 * g.norm(dim=1).max().clamp_min(1e-6)
+    reach = REACH * g.norm(dim=1).max().clamp_min(1e-6)
     return torch.linspace(-1, 1, points) * reach, g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 

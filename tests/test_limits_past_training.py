@@ -107,3 +107,12 @@ def test_a_bad_alphas_is_one_line_and_exit_code_2(tmp_path, capsys, alphas, mess
                        edit={"class_path": "steer.edits.Zoom"}, alphas=alphas, n=4, wandb=False)
     assert message in line
     assert not (tmp_path / "r").exists()
+
+
+def test_registration_past_training_is_not_fooled_by_background_a_far_shift_exposes():
+    # an α' far from α moves G(z)'s square out of the pixels it defines, where the walked image is background too:
+    # an error near 0 that the true, sub-pixel match cannot beat (the walk moves x by 0.77 α; grid ±15 px on 32 px)
+    edit, walk = ShiftX(10), exact_walk(10)
+    walk.w.data *= 0.77
+    result = measure(ShiftingSprite(), edit, walk, n=8, batch_size=8, progress=False)
+    assert torch.allclose(result.achieved, 0.77 * result.alphas, atol=0.5)
