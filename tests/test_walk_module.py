@@ -51,6 +51,11 @@ def test_linear_walk_learns_the_generators_known_zoom_direction():
     assert w[-1].abs() > 3 * w[:-1].norm()
     metrics = module.trainer.callback_metrics
     assert metrics["val/loss"] < 0.2 * metrics["val/baseline_error/×2.00"]
+    edit, grid = module.edit, module.edit.test_alphas()
+    inside = [edit.describe(a) for a in grid[edit.in_training_range(grid)] if a.item() != 1]  # ×0.50 … ×2.00
+    assert len(inside) < len(grid) - 1 and f"val/walk_error/{edit.describe(grid[-1])}" in metrics  # ×8.00 logged too
+    mean_inside = torch.stack([metrics[f"val/walk_error/{label}"] for label in inside]).mean()
+    assert metrics["val/loss"] == pytest.approx(mean_inside.item(), rel=1e-5)  # val/loss: the training range only
 
 
 @pytest.mark.slow

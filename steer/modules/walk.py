@@ -198,12 +198,13 @@ class WalkModule(RecordedModule):
 
     def on_validation_epoch_end(self) -> None:
         walk_errors = []
+        inside = self.edit.in_training_range(self.test_alphas.cpu())  # val/loss: what the walk is trained for
         for k, alpha in enumerate(self.test_alphas.cpu()):
             label = self.edit.describe(alpha)
             walk_error = self.val_walk[k].compute()
             self.log(f"val/walk_error/{label}", walk_error)
             self.log(f"val/baseline_error/{label}", self.val_base[k].compute())
-            if not torch.equal(alpha, self.edit.identity):
+            if inside[k] and not torch.equal(alpha, self.edit.identity):
                 walk_errors.append(walk_error)
             self.val_walk[k].reset()
             self.val_base[k].reset()
