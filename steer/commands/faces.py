@@ -84,5 +84,5 @@ def plot_faces(result: FaceSteering, path: Path) -> Path:
         ax.legend(fontsize=5.5, loc="upper left")
     axes[0].set_ylabel("faces found")
     fig.suptitle(f"{result.edit.name}: {LABELS[result.attribute]} of walked vs edited faces, "
-                 f"{result.walked.shape[1]} latents", fontsize=10)
+                 f"{result.walked.shape[1]} latents", fontsize=10, y=1.08)
     return save_figure(fig, path)
