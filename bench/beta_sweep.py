@@ -14,8 +14,8 @@ x). Then, over the runs, the Pearson correlation of each score with the
 control std and its 95 % bootstrap interval (runs resampled with replacement,
 percentile interval, scipy.stats.bootstrap).
 
-Writes beta_sweep.json and beta_sweep.png (control std against MIG and DCI
-disentanglement, one dot per run, coloured by β) to --out. ``--tiny``: 20
+Writes beta_sweep.json and beta_sweep.png (control std against MIG, DCI
+disentanglement and MIG of x alone, one dot per run, coloured by β) to --out. ``--tiny``: 20
 training steps, 300 sprites and a minimal g_θ, to check the pipeline (its
 numbers mean nothing). See docs/methods.md, "Disentanglement metrics".
 """
@@ -36,7 +36,7 @@ from discovery import add_g_theta_args
 from g_theta_study import study
 from scipy.stats import bootstrap, pearsonr
 
-from steer.evaluation.disentanglement import SCORES, disentanglement_scores, encoder_codes
+from steer.evaluation.disentanglement import SCORES, disentanglement_scores, encoder_codes, mig_by_factor
 from steer.reports.folder import plt, save_figure, save_json, write_folder
 from steer.restore import load_module, training_factors
 
@@ -45,7 +45,8 @@ CONFIG = "configs/sprites/beta_vae.yaml"
 TINY = {"train": ["--trainer.max_steps", "20", "--trainer.val_check_interval", "10", "--data.init_args.n_val", "64"],
         "n": 300, "traj_n": 8, "traj_max": 2, "traj_steps": 5, "traj_seeds": 1, "fit_epochs": 3, "control_n": 10,
         "resamples": 200}
-CORRELATED = ("mig", "dci_disentanglement")  # the scores plotted against the control std
+MEASURED = (*SCORES, "mig_x")  # mig_x: the gap of x alone, the factor g_θ sets
+CORRELATED = ("mig", "dci_disentanglement", "mig_x")  # the scores plotted against the control std
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,10 +81,10 @@ def train(beta: float, seed: int, folder: Path, tiny: bool) -> float | None:
 
 
 def scores(path: Path, n: int, seed: int) -> dict[str, float]:
-    """The encoder's disentanglement scores on n sprites of its own training data."""
+    """The encoder's disentanglement scores (``MEASURED``) on n sprites of its own training data."""
     module, record = load_module(path)
-    codes, values, _ = encoder_codes(module, training_factors(record, module.generator), n, seed)
-    return disentanglement_scores(codes, values, seed)
+    codes, values, names = encoder_codes(module, training_factors(record, module.generator), n, seed)
+    return {**disentanglement_scores(codes, values, seed), "mig_x": mig_by_factor(codes, values, names)["x"]}
 
 
 def correlation(x: list[float], y: list[float], resamples: int, seed: int) -> dict:
@@ -142,9 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     named = list(runs.values())
     report = {"runs": runs, "command": ["python", *sys.argv], "machine": machine(device), "settings": vars(args),
               "correlation": {s: correlation([r["scores"][s] for r in named], [r["control_mean_std"] for r in named],
-                                             args.resamples, args.seed) for s in SCORES}}
-    print(table(["run", *SCORES, "control std (px)", "train s"],
-                [[name, *(f"{r['scores'][s]:.3f}" for s in SCORES), f"{r['control_mean_std']:.2f}",
+                                             args.resamples, args.seed) for s in MEASURED}}
+    print(table(["run", *MEASURED, "control std (px)", "train s"],
+                [[name, *(f"{r['scores'][s]:.3f}" for s in MEASURED), f"{r['control_mean_std']:.2f}",
                   "reused" if r["train_seconds"] is None else f"{r['train_seconds']:.0f}"] for name, r in runs.items()]))
     for s, c in report["correlation"].items():
         print(f"corr({s}, control std) = {c['r']:.3f}, 95 % CI [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]")

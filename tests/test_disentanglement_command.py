@@ -40,6 +40,7 @@ def test_the_latent_axes_of_a_generator_whose_axes_are_its_factors_score_high_an
     assert scores["axes"]["mig"] > 0.6 and scores["axes"]["dci_disentanglement"] > 0.9, scores["axes"]
     assert scores["rotated"]["mig"] < 0.3 and scores["rotated"]["dci_disentanglement"] < 0.6, scores["rotated"]
     assert scores["axes"]["factors"] == ["x", "y"] and scores["axes"]["code_dim"] == 2
+    assert min(scores["axes"]["mig_per_factor"].values()) > 0.5 > max(scores["rotated"]["mig_per_factor"].values())
 
 
 def test_without_a_checkpoint_or_directions_the_command_asks_for_one(tmp_path, capsys):

@@ -9,7 +9,13 @@ import torch
 from steer.commands.common import generator_on
 from steer.discovery import load_directions
 from steer.errors import SteerError
-from steer.evaluation.disentanglement import SCORES, direction_codes, disentanglement_scores, encoder_codes
+from steer.evaluation.disentanglement import (
+    SCORES,
+    direction_codes,
+    disentanglement_scores,
+    encoder_codes,
+    mig_by_factor,
+)
 from steer.generators.base import Generator
 from steer.generators.trained import recorded_generator
 from steer.modules.vae import BetaVAE
@@ -70,7 +76,8 @@ def disentanglement(
         source = {"directions": directions, "method": found.method, "code": "⟨u_i, z⟩ per direction",
                   "dropped": dropped}
     scores = disentanglement_scores(codes, values, seed)
-    record = {**source, "factors": names, "n": len(codes), "code_dim": codes.shape[1], "seed": seed, **scores}
+    record = {**source, "factors": names, "n": len(codes), "code_dim": codes.shape[1], "seed": seed, **scores,
+              "mig_per_factor": mig_by_factor(codes, values, names)}
     report = Report("metrics.json", record, {"metrics.png": lambda out: plot(scores, out)},
                     (["score", "value"], [[k, v] for k, v in scores.items()]), media={"disentanglement": "metrics.png"},
                     summary=scores, job_type="disentanglement")

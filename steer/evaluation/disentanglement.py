@@ -18,7 +18,7 @@ from torch import Tensor
 from steer.errors import SteerError
 from steer.evaluation.direction_scores import measure_latents
 from steer.generators.base import Generator
-from steer.metrics import DCI, MIG, SAP, FactorVAEScore
+from steer.metrics import DCI, MIG, SAP, FactorVAEScore, mig_per_factor
 from steer.modules.vae import BetaVAE
 from steer.seeding import rng
 from steer.sprites.factors import FACTORS, SpriteFactors
@@ -69,3 +69,10 @@ def disentanglement_scores(codes: Tensor, factors: Tensor, seed: int = 0) -> dic
         value = metric.compute()
         out.update({f"dci_{k}": v.item() for k, v in value.items()} if isinstance(value, dict) else {name: value.item()})
     return {k: out[k] for k in SCORES}
+
+
+def mig_by_factor(codes: Tensor, factors: Tensor, names: Sequence[str]) -> dict[str, float | None]:
+    """Each factor's normalised mutual-information gap (None for a constant factor): which factors one
+    dimension captures alone."""
+    gaps = mig_per_factor(codes, factors).tolist()
+    return {name: None if gap != gap else gap for name, gap in zip(names, gaps)}

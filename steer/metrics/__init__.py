@@ -9,7 +9,7 @@ along directions), the factors (N, K) (true or measured). docs/methods.md,
 
 from steer.metrics.dci import DCI, dci
 from steer.metrics.factorvae import FactorVAEScore, factorvae_score
-from steer.metrics.mig import MIG, mig
+from steer.metrics.mig import MIG, mig, mig_per_factor
 from steer.metrics.sap import SAP, sap
 
-__all__ = ["DCI", "MIG", "SAP", "FactorVAEScore", "dci", "factorvae_score", "mig", "sap"]
+__all__ = ["DCI", "MIG", "SAP", "FactorVAEScore", "dci", "factorvae_score", "mig", "mig_per_factor", "sap"]
