@@ -79,7 +79,7 @@ def disentanglement(
     record = {**source, "factors": names, "n": len(codes), "code_dim": codes.shape[1], "seed": seed, **scores,
               "mig_per_factor": mig_by_factor(codes, values, names)}
     report = Report("metrics.json", record, {"metrics.png": lambda out: plot(scores, out)},
-                    (["score", "value"], [[k, v] for k, v in scores.items()]), media={"disentanglement": "metrics.png"},
+                    (["score", "value"], [[k, v] for k, v in scores.items()]), media={"disentanglement/scores": "metrics.png"},
                     summary=scores, job_type="disentanglement")
     report.generator = gen
     report.checkpoint = checkpoint if directions is None else None
