@@ -14,6 +14,8 @@ up to float rounding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 import torch
@@ -52,22 +54,39 @@ class SteerabilityMetric(Metric):
         self.offsets, self.units = registration_line(edit, self.alphas, registration_points)
         A, P = len(self.alphas), registration_points
         candidates = torch.stack([torch.stack([edit.alpha_from_walk(self.offsets[p] * self.units[a:a + 1])[0]
-                                               for p in range(P)]) for a in range(A)])
-        self.register_buffer("candidates", candidates, persistent=False)  # (A, P, sliders): the α' tried
+                                               for p in range(P)]) for a in range(A)])  # (A, P, sliders): α' tried
+        # Many α try the same α' (the line through the identity is shared by α of either sign, and the
+        # identity tries only α' = identity), so each distinct α' warps G(z) once per batch and is compared
+        # with the walked images of every α that tries it: tried_by[starts[u]:starts[u + 1]] are the α rows
+        # that try distinct candidate u, and slots (A, P) say which of those comparisons is row a's at point p.
+        unique, inverse = torch.unique(candidates.flatten(0, 1), dim=0, return_inverse=True)
+        inverse = inverse.view(A, P)
+        rows = [sorted(set(torch.nonzero(inverse == u)[:, 0].tolist())) for u in range(len(unique))]
+        self.tried_by, self.starts = [a for r in rows for a in r], [0, *accumulate(len(r) for r in rows)]
+        slots = torch.tensor([[self.starts[inverse[a, p]] + rows[inverse[a, p]].index(a) for p in range(P)]
+                              for a in range(A)])
+        self.register_buffer("candidates", unique, persistent=False)  # (U, sliders): the distinct α' tried
+        self.register_buffer("slots", slots, persistent=False)
         self.add_state("walk_sum", torch.zeros(A), dist_reduce_fx="sum")
         self.add_state("base_sum", torch.zeros(A), dist_reduce_fx="sum")
         self.add_state("reg_sum", torch.zeros(A, P), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros(A, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, walked: Tensor, target: Tensor, mask: Tensor, source: Tensor, index: int) -> None:
-        """Add one batch at test α number ``index``: walked images, edit targets and masks, unwalked images."""
-        n = len(walked)
-        self.walk_sum[index] += masked_l2(walked, target, mask, "none").sum()
-        self.base_sum[index] += masked_l2(source, target, mask, "none").sum()
-        for p, candidate in enumerate(self.candidates[index]):
+    def update(self, pairs: Sequence[tuple[Tensor, Tensor, Tensor, Tensor]]) -> None:
+        """Add one batch of latents at every test α: ``pairs[a]`` = (walked images, edit targets, masks,
+        unwalked images) at α row a (``steer.objective.steer_grid``'s pairs, in order)."""
+        source = pairs[0][3]
+        n = len(source)
+        for a, (walked, target, mask, _) in enumerate(pairs):
+            self.walk_sum[a] += masked_l2(walked, target, mask, "none").sum()
+            self.base_sum[a] += masked_l2(source, target, mask, "none").sum()
+        errors = []
+        for u, candidate in enumerate(self.candidates):
             moved, moved_mask = self.edit(source, candidate.to(source.dtype).expand(n, -1).contiguous())
-            self.reg_sum[index, p] += masked_l2(walked, moved, moved_mask, "none").sum()
-        self.count[index] += n
+            errors += [masked_l2(pairs[a][0], moved, moved_mask, "none").sum()
+                       for a in self.tried_by[self.starts[u]:self.starts[u + 1]]]
+        self.reg_sum += torch.stack(errors)[self.slots]
+        self.count += n
 
     def compute(self) -> SteerabilityValues:
         walk_sum, base_sum, reg_sum, count = (s.cpu() for s in (self.walk_sum, self.base_sum, self.reg_sum, self.count))

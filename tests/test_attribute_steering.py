@@ -7,8 +7,9 @@ import torch
 
 from steer.edits import ShiftX
 from steer.errors import SteerError
-from steer.evaluation.attribute_steering import measure_attributes
+from steer.evaluation.attribute_steering import WalkedAttributes, attribute_steering, measure_attributes
 from steer.evaluation.compare import compare, parse_reports
+from steer.evaluation.steerability import measure
 from steer.sprites import Fixed, SpriteFactors
 from steer.walks import LinearWalk
 from tests.support.sprite_generators import ShiftingSprite
@@ -63,3 +64,15 @@ def test_comparison_reads_reports_of_one_edit_and_refuses_bad_items(tmp_path):
         parse_reports(["a"])
     with pytest.raises(SteerError, match="no metrics.json"):
         parse_reports([f"b={tmp_path}"])
+
+
+def test_steerability_and_attributes_together_run_each_walked_image_once_and_measure_what_the_attribute_pass_does():
+    edit, generator, calls = ShiftX(8), ShiftingSprite(), []
+    generator.register_forward_hook(lambda *_: calls.append(1))
+    walked = WalkedAttributes()
+    result = measure(generator, edit, exact_walk(8), n=16, batch_size=8, observe=walked, progress=False)
+    together = attribute_steering(walked, edit, data(), result.alphas, n=16, batch_size=8)
+    alone = measure_attributes(ShiftingSprite(), edit, exact_walk(8), data(), n=16, batch_size=8, progress=False)
+    assert len(calls) == 2 * (1 + len(result.alphas))  # per batch: G(z) once, G(walk(z, α)) once per α
+    for name in ("model_mean", "model_std", "data_mean", "data_std", "intersection", "achieved"):
+        assert torch.equal(getattr(together, name), getattr(alone, name)), name

@@ -619,3 +619,13 @@ def test_wandb_online_without_a_server_keeps_the_report_and_succeeds(tmp_path, w
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert "W&B: no run (" in result.stderr and "the report is complete" in result.stderr
     assert (tmp_path / "r" / "directions.json").is_file()
+
+
+@pytest.mark.slow
+def test_sync_batchnorm_on_cpu_ranks_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, line = run_main(train, train_args(tmp_path, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                                            "--trainer.accelerator", "cpu", "--trainer.sync_batchnorm", "true"),
+                          monkeypatch, capsys)
+    assert code == 2 and "--trainer.sync_batchnorm true needs GPUs" in line
+    assert no_checkpoints(tmp_path / "ckpt")

@@ -6,12 +6,19 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from pytorch_lightning.strategies import DDPStrategy
 
 from steer.data.latents import LatentDataModule
+from steer.discriminators import DCGANDiscriminator
 from steer.edits import Zoom
 from steer.errors import SteerError
+from steer.formats.trajectories import save_records
 from steer.generators import DCGAN
-from tests.support.scripts import run_script, start_script
+from steer.modules import GANModule
+from steer.sprites.histograms import intersection
+from tests.support.scripts import ROOT, run_script, start_script
+from tests.test_factor_regressor import D as RECORDS_DIM
+from tests.test_factor_regressor import synthetic_records
 
 STEPS, BATCH, VAL_SIZE = 4, 4, 8  # tests/configs/tiny_walk.yaml
 
@@ -92,3 +99,88 @@ def test_a_nan_on_one_rank_stops_every_rank_with_the_message(tiny_config, tmp_pa
     assert result.returncode != 0 and "Traceback" not in result.stderr.split("error: ")[-1]
     assert "the training loss became" in result.stderr and "training stopped" in result.stderr
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()
+
+
+GAN = ROOT / "tests" / "configs" / "tiny_gan.yaml"
+SHIFT = "{class_path: steer.edits.ShiftX, init_args: {max_shift: 3}}"
+GAN_MODES = {  # mode: (options, optimizer steps per batch)
+    "plain": ([], 2),
+    "augment": (["--model.init_args.augment", SHIFT], 2),
+    "joint": (["--model.init_args.augment", SHIFT, "--model.init_args.edit", SHIFT,
+               "--model.init_args.steer_weight", "1.0"], 3),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(GAN_MODES))
+def test_gan_on_two_cpu_ranks_draws_disjoint_data_and_latents_keeps_one_model_and_syncs_histograms(mode, tmp_path):
+    """`--trainer.strategy ddp` as a user types it: GANModule turns on DDP's detection of unused parameters itself."""
+    options, per_batch = GAN_MODES[mode]
+    args = ["fit", "--config", str(GAN), "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+            "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+            "--trainer.max_steps", str(2 * per_batch), "--trainer.callbacks+=tests.support.probes.RecordGANRank",
+            f"--trainer.callbacks.out={tmp_path / 'probe'}", *options]
+    result = run_script("train.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for key in ("latents", "images"):  # every latent and real image was drawn on one rank only
+        a, b = (r[key].flatten(1) for r in ranks)
+        assert not (a[:, None] == b[None]).all(-1).any(), f"{key}: one was drawn on both ranks"
+    # G, D and w: the same parameters on every rank, and in the checkpoint
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["state_dict"]
+    assert ranks[0]["parameters"] and all(p.startswith(("generator.", "discriminator.", "walk."))
+                                          for p in ranks[0]["parameters"])
+    assert any(p.startswith("walk.") for p in ranks[0]["parameters"]) == (mode == "joint")
+    for name in ranks[0]["parameters"]:
+        assert torch.equal(ranks[0]["state"][name], ranks[1]["state"][name]), name
+        assert torch.equal(saved[name], ranks[0]["state"][name]), name
+    # each rank validated its own share of the fixed set; the logged intersection is that of the union
+    val = [r["val_images"].flatten(1) for r in ranks]
+    assert len(val[0]) + len(val[1]) == 10 and not (val[0][:, None] == val[1][None]).all(-1).any()
+    union = {k: ranks[0]["counts"][k] + ranks[1]["counts"][k] for k in ranks[0]["counts"]}
+    expected = intersection(union["real_counts"], union["fake_counts"], float(union["real_n"]), float(union["fake_n"]))
+    assert ranks[0]["logged"] == ranks[1]["logged"] and list(ranks[0]["logged"]) == ["x", "y", "area"]
+    assert list(ranks[0]["logged"].values()) == pytest.approx(expected.tolist(), abs=1e-6)
+
+
+def test_gan_module_turns_on_ddp_unused_parameter_detection_and_refuses_a_strategy_that_turns_it_off():
+    gan = GANModule(DCGAN(latent_dim=8, resolution=8, width=2), DCGANDiscriminator(8, 2))
+    chosen = DDPStrategy()
+    gan.trainer = SimpleNamespace(strategy=chosen)
+    gan.setup("fit")
+    assert chosen._ddp_kwargs["find_unused_parameters"] is True
+    gan.trainer = SimpleNamespace(strategy=DDPStrategy(find_unused_parameters=False))
+    with pytest.raises(SteerError, match="use --trainer.strategy ddp .steer turns the detection on. or "
+                                         "ddp_find_unused_parameters_true"):
+        gan.setup("fit")
+
+
+@pytest.mark.slow
+def test_gan_under_a_ddp_strategy_without_unused_parameter_detection_is_one_line_on_every_rank(tmp_path):
+    result = run_script("train.py", "fit", "--config", str(GAN), "--trainer.logger", "false", "--checkpoint.dirpath",
+                        "ckpt", "--trainer.strategy", "ddp_find_unused_parameters_false", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.max_steps", "2", cwd=tmp_path, timeout=180)
+    errors = {line for line in result.stderr.splitlines() if line.startswith("error: ")}
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert len(errors) == 1 and "ddp_find_unused_parameters_true" in errors.pop()
+    assert not list((tmp_path / "ckpt").glob("*.ckpt"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["vae", "factor_regressor"])
+def test_the_readme_multi_gpu_line_trains_the_vae_and_the_factor_regressor_on_two_cpu_ranks(module, tmp_path):
+    """README: `steer fit --config … --trainer.strategy ddp --trainer.devices N` for the modules not tested above."""
+    if module == "vae":
+        args = ["--config", str(ROOT / "configs/sprites/beta_vae.yaml"), "--trainer.max_steps", "2",
+                "--data.init_args.batch_size", "4", "--data.init_args.n_val", "8", "--trainer.val_check_interval", "2"]
+    else:
+        save_records(synthetic_records()[0], tmp_path / "records.pt")
+        args = ["--config", str(ROOT / "configs/discovery/factor_regressor.yaml"), "--model.init_args.latent_dim",
+                str(RECORDS_DIM), "--data.init_args.records", "records.pt", "--data.init_args.batch_size", "32",
+                "--trainer.max_epochs", "1", "--trainer.check_val_every_n_epoch", "1"]
+    result = run_script("train.py", "fit", *args, "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                        "--trainer.accelerator", "cpu", "--trainer.logger", "false", "--checkpoint.dirpath", "ckpt",
+                        cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file()

@@ -220,3 +220,34 @@ def test_registration_finds_the_edit_strength_a_walk_really_applies():
     achieved = edit.walk_alpha(result.achieved)[:, 0]
     moved = requested != 0
     assert torch.allclose(achieved[moved] / requested[moved], torch.full((int(moved.sum()),), 0.6), atol=0.05)
+
+
+@pytest.mark.parametrize("edit", [Zoom(), Color()], ids=["zoom", "colour"])
+def test_registration_warps_each_distinct_candidate_once_per_batch_with_the_errors_of_one_warp_per_alpha(edit):
+    from steer.generators import DCGAN
+    from steer.losses import MaskedL2
+    from steer.objective import steer_grid
+    from steer.steerability_metric import SteerabilityMetric
+    from steer.walks import LinearWalk
+
+    torch.manual_seed(0)
+    generator, walk = DCGAN(latent_dim=8, resolution=16, width=4).freeze(), LinearWalk(8, edit.sliders, init_std=0.5)
+    alphas = edit.test_alphas()
+    metric = SteerabilityMetric(edit, alphas)
+    z = generator.sample_latent(4)
+    with torch.no_grad():
+        pairs = list(steer_grid(generator, edit, walk, z, alphas))
+        warps = []
+        apply = edit.apply
+        edit.apply = lambda images, alpha: (warps.append(1), apply(images, alpha))[1]
+        metric.update(pairs)
+        del edit.apply
+        # the reference: every α warps G(z) anew at each of its own 41 candidates
+        tried = [[edit.alpha_from_walk(c * metric.units[a:a + 1]) for c in metric.offsets] for a in range(len(alphas))]
+        reference = torch.stack([torch.stack([MaskedL2()(p.walked, *edit(p.source, c.expand(len(z), -1)), "none").sum()
+                                              for c in tried[a]]) for a, p in enumerate(pairs)])
+    assert len(warps) == len(metric.candidates) < len(alphas) * 41 / 4
+    assert torch.equal(metric.reg_sum, reference)
+    for sums, a, b in ((metric.walk_sum, "walked", "target"), (metric.base_sum, "source", "target")):
+        one_by_one = [MaskedL2()(getattr(p, a), getattr(p, b), p.mask, "none").sum() for p in pairs]
+        assert torch.equal(sums, torch.stack(one_by_one))

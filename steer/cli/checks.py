@@ -10,7 +10,8 @@ from typing import Any
 import torch
 import yaml
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning import LightningModule
+from pytorch_lightning import LightningModule, Trainer
+from pytorch_lightning.accelerators import CPUAccelerator
 
 from steer.errors import SteerError
 
@@ -58,6 +59,13 @@ def check_trainer_options(config: dict[str, Any]) -> None:
     interval = config.get("val_check_interval")
     if isinstance(interval, (int, float)) and not isinstance(interval, bool) and not interval > 0:
         raise SteerError(f"--trainer.val_check_interval must be > 0 (steps, or a fraction of an epoch), got {interval}.")
+
+
+def check_sync_batchnorm(trainer: Trainer, sync_batchnorm: bool) -> None:
+    """torch's SyncBatchNorm runs on accelerators only: on CPU ranks it would stop at the first training batch."""
+    if sync_batchnorm and trainer.world_size > 1 and isinstance(trainer.accelerator, CPUAccelerator):
+        raise SteerError("--trainer.sync_batchnorm true needs GPUs: torch's SyncBatchNorm does not run on CPU ranks; "
+                         "leave it false there (each rank then normalises with its own batch's statistics).")
 
 
 @contextmanager

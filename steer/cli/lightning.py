@@ -26,6 +26,7 @@ from steer.cli.checks import (
     check_ckpt_path,
     check_config_files,
     check_optimizers,
+    check_sync_batchnorm,
     check_trainer_options,
     memory,
     trainer_options,
@@ -199,7 +200,9 @@ class SteerCLI(LightningCLI):
         config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
         check_trainer_options(config)
         with trainer_options():
-            return super()._instantiate_trainer(config, callbacks)
+            trainer = super()._instantiate_trainer(config, callbacks)
+        check_sync_batchnorm(trainer, bool(config.get("sync_batchnorm")))
+        return trainer
 
     def _parse_ckpt_path(self) -> None:
         """Read --ckpt_path through steer's safe loader: a damaged file is one clear error.

@@ -9,7 +9,7 @@ import torch
 
 from steer.edits import Edit
 from steer.errors import SteerError
-from steer.evaluation.attribute_steering import check_data, measure_attributes
+from steer.evaluation.attribute_steering import MEASURED, WalkedAttributes, attribute_steering, check_data
 from steer.evaluation.report import steerability_report
 from steer.evaluation.steerability import check_options, measure
 from steer.generators.base import Generator
@@ -74,11 +74,11 @@ def steerability(
     if factors is not None:
         check_data(gen, factors)
         check_attributes(attributes or ATTRIBUTES)
+    walked = None if factors is None else WalkedAttributes(attributes or MEASURED)  # seen in measure's pass
     result = measure(gen, the_edit, the_walk, n=n, batch_size=batch_size, seed=seed, fraction=fraction,
-                     classes=classes)
-    measured = None if factors is None else measure_attributes(
-        gen, the_edit, the_walk, factors, **({"names": attributes} if attributes else {}),
-        n=n, batch_size=batch_size, seed=seed, fraction=fraction)
+                     observe=walked, classes=classes)
+    measured = None if walked is None else attribute_steering(walked, the_edit, factors, result.alphas, n, batch_size,
+                                                              seed, fraction, device)
     report = steerability_report(result, measured)
     report.record["trained"] = record  # the record of the run measured (config, command, version), if any
     report.generator, report.checkpoint, report.trained = gen, checkpoint, record

@@ -158,6 +158,13 @@ class LatentDataModule(LightningDataModule):
                   for i in range(0, len(shard["z"]), self.batch_size)]
         return DataLoader(Batches(chunks), batch_size=None)
 
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
+        """Everything but ``index``, which stays on the host: reading it (below, in the module's step) costs no
+        host-device sync."""
+        moved = super().transfer_batch_to_device({k: v for k, v in batch.items() if k != "index"}, device,
+                                                 dataloader_idx)
+        return {**moved, "index": batch["index"]} if "index" in batch else moved
+
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         trainer = self.trainer
         if trainer is not None and trainer.training:

@@ -15,6 +15,7 @@ over n real sprites:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from steer.data.latents import evaluation_latents
 from steer.edits import Edit
 from steer.errors import SteerError
 from steer.evaluation.steerability import follow_limits
@@ -32,6 +34,8 @@ from steer.sprites.factors import SpriteFactors
 from steer.sprites.histograms import attribute_values, check_attributes, histograms, intersection, to_unit
 from steer.sprites.rendering import render_factors
 from steer.walks import Walk
+
+MEASURED = ("x", "y", "area", "red", "green", "blue")  # the attributes measured by default
 
 
 @dataclass
@@ -63,13 +67,34 @@ class AttributeSteering:
                 "limit": self.limits(), "limit_fraction": self.fraction, "n": self.n}
 
 
+class WalkedAttributes:
+    """The measured attributes of G(walk(z, α)) per α row, gathered batch by batch.
+
+    Called as ``walked(a, images)`` with the walked images of one batch at α row
+    ``a``: :func:`steer.evaluation.steerability.measure` calls it (its
+    ``observe``) on the images it computes anyway, so measuring steerability and
+    attributes together runs every G(walk(z, α)) once.
+    """
+
+    def __init__(self, names: Sequence[str] = MEASURED) -> None:
+        self.names = check_attributes(names)
+        self.values: dict[int, list[Tensor]] = defaultdict(list)
+
+    def __call__(self, index: int, images: Tensor) -> None:
+        self.values[index].append(attribute_values(images, self.names).cpu())
+
+    def stacked(self) -> Tensor:
+        """(A, n, len(names)) over the α rows and latents seen."""
+        return torch.stack([torch.cat(self.values[a]) for a in range(len(self.values))])
+
+
 @torch.no_grad()
 def measure_attributes(
     generator: Generator,
     edit: Edit,
     walk: Walk,
     factors: SpriteFactors,
-    names: Sequence[str] = ("x", "y", "area", "red", "green", "blue"),
+    names: Sequence[str] = MEASURED,
     n: int = 500,
     batch_size: int = 100,
     seed: int = 0,
@@ -78,26 +103,32 @@ def measure_attributes(
     progress: bool = True,
 ) -> AttributeSteering:
     """Attribute distributions of the walked model and of the edited data at every α of the grid."""
-    names = check_attributes(names)
+    walked = WalkedAttributes(names)
     check_data(generator, factors)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
     device = next(generator.parameters(), torch.empty(0)).device
-    g_latent, g_data = rng(seed, "evaluate"), rng(seed, "evaluate-data")
-    model, data = [[] for _ in alphas], [[] for _ in alphas]
-    done = 0
-    bar = tqdm(total=n, desc="measuring attributes", unit="latent", disable=not progress)
-    while done < n:
-        b = min(batch_size, n - done)
-        z, y = generator.sample(b, g_latent, device)
+    for z, y in tqdm(evaluation_latents(generator.sample, n, batch_size, seed), desc="measuring attributes",
+                     unit="batch", total=-(-n // batch_size), disable=not progress):
+        z, y = z.to(device), (y.to(device) if y is not None else None)
+        for a, alpha in enumerate(alphas):
+            walked(a, walked_image(generator, edit, walk, z, repeat_alpha(alpha, len(z), z), y))
+    return attribute_steering(walked, edit, factors, alphas, n, batch_size, seed, fraction, device)
+
+
+@torch.no_grad()
+def attribute_steering(walked: WalkedAttributes, edit: Edit, factors: SpriteFactors, alphas: Tensor, n: int,
+                       batch_size: int, seed: int = 0, fraction: float = 0.8,
+                       device: torch.device | None = None) -> AttributeSteering:
+    """Compare the walked model's attributes (over ``n`` latents at the α rows ``alphas``) with those of ``n``
+    real sprites edited by the same α, drawn in batches of ``batch_size`` from ``rng(seed, "evaluate-data")``."""
+    names, g_data = walked.names, rng(seed, "evaluate-data")
+    data: list[list[Tensor]] = [[] for _ in alphas]
+    for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
         real = render_factors(factors.sample(b, g_data), factors.size).to(device)
         for a, alpha in enumerate(alphas):
-            walked = walked_image(generator, edit, walk, z, repeat_alpha(alpha, b, z), y)
-            model[a].append(attribute_values(walked, names).cpu())
             data[a].append(attribute_values(edit(real, repeat_alpha(alpha, b, real))[0], names).cpu())
-        done += b
-        bar.update(b)
-    bar.close()
-    model_values, data_values = torch.stack([torch.cat(m) for m in model]), torch.stack([torch.cat(d) for d in data])
+    model_values, data_values = walked.stacked(), torch.stack([torch.cat(d) for d in data])
     hi = torch.stack([intersection(histograms(to_unit(m, names, factors.size)),
                                    histograms(to_unit(d, names, factors.size)), n, n)
                       for m, d in zip(model_values, data_values)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -118,6 +119,7 @@ def measure(
     keep: int = 6,
     progress: bool = True,
     classes: list[int] | None = None,
+    observe: Callable[[int, Tensor], None] | None = None,
 ) -> Steerability:
     """Errors and achieved α over ``n`` seeded latents at every α of the grid.
 
@@ -131,6 +133,10 @@ def measure(
     achieved(α)       = argmin_{α'} E_z L2_m(G(walk(z, α)), edit(G(z), α')), α' on a fine
                         line through the identity along α (registration), the grid's
                         minimum refined by a parabola through its two neighbours
+
+    ``observe(a, walked)``, if given, sees each batch's G(walk(z, α)) at α row a
+    (e.g. :class:`steer.evaluation.attribute_steering.WalkedAttributes`), so
+    another measure of the walked images needs no second generator pass.
     """
     check_options(n, batch_size, fraction)
     alphas = edit.check_alpha(edit.test_alphas() if alphas is None else alphas)
@@ -148,16 +154,18 @@ def measure(
                      total=-(-n // batch_size), disable=not progress):
         z, y = z.to(device), (y.to(device) if y is not None else None)
         shown = shown if shown is not None or y is None else y[:keep].tolist()
-        split = walk.per_class and y is not None
-        for a, pair in enumerate(steer_grid(generator, edit, walk, z, grid_alphas, y)):
-            if split:
-                for c in y.unique().tolist():
-                    if c not in by_class:
-                        by_class[c] = SteerabilityMetric(edit, alphas, registration_points).to(device)
-                    rows = y == c
-                    by_class[c].update(*(t[rows] if len(t) == len(y) else t for t in pair), a)
-            else:
-                metric.update(pair.walked, pair.target, pair.mask, pair.source, a)
+        pairs = list(steer_grid(generator, edit, walk, z, grid_alphas, y))
+        if walk.per_class and y is not None:
+            for c in y.unique().tolist():
+                if c not in by_class:
+                    by_class[c] = SteerabilityMetric(edit, alphas, registration_points).to(device)
+                rows = y == c
+                by_class[c].update([type(pair)(*(t[rows] if len(t) == len(y) else t for t in pair)) for pair in pairs])
+        else:
+            metric.update(pairs)
+        for a, pair in enumerate(pairs):
+            if observe is not None:
+                observe(a, pair.walked)
             if len(frames) < len(alphas):
                 frames.append(pair.walked[:keep].cpu())
                 targets.append((pair.target * pair.mask)[:keep].cpu())

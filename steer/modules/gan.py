@@ -15,7 +15,8 @@ with no edit and no augmentation the step is the plain GAN's D, G.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from pytorch_lightning.cli import OptimizerCallable
@@ -27,6 +28,7 @@ from steer.errors import SteerError
 from steer.generators.base import Generator
 from steer.losses import MaskedL2
 from steer.media import grid, log_image
+from steer.modules.distributed import detect_unused_parameters
 from steer.modules.recorded import RecordedModule
 from steer.modules.walk import WalkFactory
 from steer.objective import Pair, repeat_alpha, steer_pair, walked_image
@@ -51,7 +53,10 @@ class GANModule(RecordedModule):
 
     Manual optimisation: Lightning's ``global_step`` counts every optimizer
     step, i.e. 2 per batch (D, G), or 3 with a walk (D, G, w); set
-    ``trainer.max_steps`` accordingly.
+    ``trainer.max_steps`` accordingly. Under any DDP strategy the module turns
+    on DDP's detection of unused parameters itself (each step's backward
+    reaches one part); BatchNorm is per rank unless the trainer's
+    ``sync_batchnorm`` (docs/JOINT_STEERING.md, "On several GPUs").
 
     Validation: for every real validation image one generated image
     (fixed latents); the histogram intersection of each measured attribute
@@ -101,6 +106,11 @@ class GANModule(RecordedModule):
         optimizers = [self.d_optimizer(self.discriminator.parameters()), self.g_optimizer(self.generator.parameters())]
         return optimizers + ([self.w_optimizer(self.walk.parameters())] if self.walk is not None else [])
 
+    def setup(self, stage: str) -> None:
+        """Under DDP, detection of unused parameters on: each of the D, G and w steps' backwards reaches one part."""
+        if stage == "fit":
+            detect_unused_parameters(self.trainer.strategy, type(self).__name__)
+
     # -- training ------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         real = batch["image"]
@@ -114,40 +124,53 @@ class GANModule(RecordedModule):
         optimizers = self.optimizers()
         d_opt, g_opt = optimizers[0], optimizers[1]
 
-        # D: real against G(z) (and G(z + αw))
-        with torch.no_grad():
+        # G(z) (and G(z + αw)) once, with G's graph: D's step reads them detached, and since D's update leaves G
+        # unchanged they are still G's images for G's step (one generator pass where two ran, and one update of
+        # G's BatchNorm running statistics per image). Only G's parameters take part: w gets no gradient here.
+        with self._toggled(g_opt):
             fakes = [self.generator(z, y)]
             fakes += [walked_image(self.generator, self.edit, self.walk, z, alpha, y)] if alpha is not None else []
-        d_loss = self.adversarial.discriminator(self.discriminator(real), *(self.discriminator(f) for f in fakes))
-        self._step(d_opt, d_loss)
 
-        # G: adversarial on G(z) (and G(z + αw)), plus λ · masked L2 of the walk
-        g_loss = self.adversarial.generator(self.discriminator(self.generator(z, y)))
-        pair = None
-        if alpha is not None:
-            pair = steer_pair(self.generator, self.edit, self.walk, z, alpha, y, source=self._eval_source(z, y))
-            g_loss = g_loss + self.adversarial.generator(self.discriminator(pair.walked))
-            if self.steer_weight > 0:
-                g_loss = g_loss + self.steer_weight * self.l2(pair.walked, pair.target, pair.mask)
-        self._step(g_opt, g_loss)
-        logs = {"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach()}
+        # D: real against G(z) (and G(z + αw))
+        d_loss = self._step(d_opt, lambda: self.adversarial.discriminator(
+            self.discriminator(real), *(self.discriminator(f.detach()) for f in fakes)))
+
+        # G: adversarial on G(z) (and G(z + αw)), plus λ · masked L2 of the walk against edit(G_eval(z), α)
+        target = self.edit(self._eval_source(z, y), alpha) if alpha is not None else None
+
+        def generator_loss() -> Tensor:
+            loss = sum(self.adversarial.generator(self.discriminator(f)) for f in fakes)
+            if target is not None and self.steer_weight > 0:
+                loss = loss + self.steer_weight * self.l2(fakes[1], *target)
+            return loss
+
+        logs = {"train/d_loss": d_loss, "train/g_loss": self._step(g_opt, generator_loss)}
 
         # w: the walk alone against the updated G, same targets
-        if pair is not None:
-            walked = steer_pair(self.generator, self.edit, self.walk, z, alpha, y, source=pair.source).walked
-            w_loss = self.l2(walked, pair.target, pair.mask)
-            self._step(optimizers[2], w_loss)
-            logs["train/walk_loss"] = w_loss.detach()
+        if target is not None:
+            logs["train/walk_loss"] = self._step(optimizers[2], lambda: self.l2(
+                walked_image(self.generator, self.edit, self.walk, z, alpha, y), *target))
         self.log_dict(logs, prog_bar=True, batch_size=n)
         self._check_finite(logs, index)
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-        """One optimizer step; only that optimizer's parameters get gradients."""
+    @contextmanager
+    def _toggled(self, optimizer: torch.optim.Optimizer) -> Iterator[None]:
+        """Only ``optimizer``'s parameters require gradients inside (Lightning's toggle, undone on leaving)."""
         self.toggle_optimizer(optimizer)
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
-        self.untoggle_optimizer(optimizer)
+        try:
+            yield
+        finally:
+            self.untoggle_optimizer(optimizer)
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: Callable[[], Tensor]) -> Tensor:
+        """One optimizer step on ``loss()``, computed while only that optimizer's parameters require gradients
+        (so no other part's weight gradients are computed); returns the loss, detached."""
+        with self._toggled(optimizer):
+            value = loss()
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(value)
+            optimizer.step()
+        return value.detach()
 
     def _augment(self, real: Tensor, g: torch.Generator) -> Tensor:
         """Each real image edited at a random α with probability ``augment_probability``; the others untouched."""

@@ -8,17 +8,18 @@ each other, and a resumed run continues from the saved batch index.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import torch
 from pytorch_lightning import LightningDataModule
-from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from steer.errors import SteerError
 from steer.seeding import rng
 from steer.sprites.factors import SpriteFactors
 from steer.sprites.rendering import render_factors
 
+T = TypeVar("T")
 Batch = dict  # {"image": (B, 3, H, W), "factors": {name: (B,)}, "index": (B,) on training batches}
 
 
@@ -65,19 +66,6 @@ class SpritesDataset(IterableDataset):
             yield self.batch(index)
 
 
-class _Items(Dataset):
-    """Fixed images and factors, one item per index (for the validation set)."""
-
-    def __init__(self, image: Tensor, factors: dict[str, Tensor]) -> None:
-        self.image, self.factors = image, factors
-
-    def __len__(self) -> int:
-        return len(self.image)
-
-    def __getitem__(self, i: int) -> Batch:
-        return {"image": self.image[i], "factors": {k: v[i] for k, v in self.factors.items()}}
-
-
 class SpritesDataModule(LightningDataModule):
     """Sprite batches for training and a fixed validation set, resumable and rank-aware.
 
@@ -88,7 +76,9 @@ class SpritesDataModule(LightningDataModule):
     Training: ``SpritesDataset`` from batch ``position``, which advances as
     batches reach the model (``on_after_batch_transfer``) and is saved in the
     checkpoint (``state_dict``). Validation: ``n_val`` sprites drawn once from
-    ``rng(seed, "sprites-val")``; rank r of W takes items r::W.
+    ``rng(seed, "sprites-val")``; rank r of W takes items r::W, as ready-made
+    batches (iterable, so that Lightning adds no DistributedSampler that would
+    split the rank's share once more).
     """
 
     def __init__(
@@ -112,7 +102,7 @@ class SpritesDataModule(LightningDataModule):
         self.n_val, self.batches_per_epoch, self.samples = n_val, batches_per_epoch, samples
         self.position = 0  # index of the next training batch
         self.train_set: SpritesDataset | None = None
-        self.val_set: _Items | None = None
+        self.val_set: list[Batch] | None = None
 
     def _ranks(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -123,19 +113,31 @@ class SpritesDataModule(LightningDataModule):
         self.train_set = SpritesDataset(self.factors, self.batch_size, self.seed, rank, self.position,
                                         self.batches_per_epoch, self.samples)
         factors = {k: v[rank::world] for k, v in self.factors.sample(self.n_val, rng(self.seed, "sprites-val")).items()}
-        self.val_set = _Items(render_factors(factors, self.factors.size, self.samples), factors)
+        image = render_factors(factors, self.factors.size, self.samples)
+        self.val_set = [{"image": image[i:i + self.batch_size], "factors": {k: v[i:i + self.batch_size]
+                                                                           for k, v in factors.items()}}
+                        for i in range(0, len(image), self.batch_size)]
 
     def train_dataloader(self) -> DataLoader:
         # workers are not persistent: each pass copies the dataset, with its current start, to fresh workers
         return DataLoader(self._ready(self.train_set), batch_size=None, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._ready(self.val_set), batch_size=self.batch_size, num_workers=0)
+        from steer.data.latents import Batches  # imported here: steer.data imports this module
 
-    def _ready(self, data: Dataset | None) -> Dataset:
+        return DataLoader(Batches(self._ready(self.val_set)), batch_size=None)
+
+    def _ready(self, data: T | None) -> T:
         if data is None:
             raise SteerError("SpritesDataModule.setup() must run before its dataloaders are requested.")
         return data
+
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
+        """Everything but ``index``, which stays on the host: reading it (below, in GANModule's step) costs no
+        host-device sync."""
+        moved = super().transfer_batch_to_device({k: v for k, v in batch.items() if k != "index"}, device,
+                                                 dataloader_idx)
+        return {**moved, "index": batch["index"]} if "index" in batch else moved
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         if "index" in batch:  # training batches only
