@@ -209,14 +209,16 @@ def test_steerability_report_for_a_conditional_snapshot(pickles, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config, c_dim, options", [
-    ("nvlabs/wplus_walk.yaml", 0, {"layers": [1, 2, 3]}),
-    ("nvlabs/class_walk.yaml", 3, {}),
+@pytest.mark.parametrize("config, network, c_dim, options", [
+    ("nvlabs/wplus_walk.yaml", "stylegan2", 0, {"layers": [1, 2, 3]}),
+    ("nvlabs/class_walk.yaml", "stylegan2", 3, {}),
+    ("nvlabs/wplus_walk.yaml", "stylegan3-r", 0, {"layers": [1, 2, 3]}),
+    ("nvlabs/class_walk.yaml", "stylegan3-t", 2, {}),
 ])
-def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, tmp_path, config, c_dim, options):
+def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, stylegan3, tmp_path, config, network, c_dim, options):
     from tests.support.scripts import ROOT, run_script
 
-    path = pickles["training.networks_stylegan2", c_dim][0]
+    path = pickles["training.networks_stylegan2", c_dim][0] if network == "stylegan2" else stylegan3[network[-1]][0]
     spec = yaml.safe_load((ROOT / "configs" / config).read_text())
     spec["model"]["init_args"]["generator"]["init_args"].update(pickle=str(path), **options)
     spec["data"]["init_args"].update(batch_size=2, val_size=2)
@@ -228,7 +230,7 @@ def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, tmp_path, config, c
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 3
-    assert ckpt["state_dict"]["walk.w"].shape == ((3, 4 * 8) if c_dim == 0 else (3, 1, 8))
+    assert ckpt["state_dict"]["walk.w"].shape == ((3, 4 * 8) if c_dim == 0 else (c_dim, 1, 8))
     result = run_script("evaluate.py", "steerability", "--checkpoint", "ckpt/last.ckpt", "--out", "report", "--n", "4",
                         "--batch_size", "2", "--wandb", "false", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
