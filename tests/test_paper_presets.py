@@ -20,7 +20,7 @@ from steer.losses import MaskedLPIPS
 from steer.walks import LinearWalk, NNWalk
 from tests.support.scripts import ROOT, run_script
 from tests.support.steer_run import steer_fails, steer_run
-from tests.test_gan import changed, fit, module, snapshot
+from tests.test_gan import changed, fit, module
 
 PAPERS = ROOT / "configs" / "papers"
 TINY = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "resolution": 16, "width": 4}}
@@ -29,13 +29,14 @@ TINY = {"class_path": "steer.generators.DCGAN", "init_args": {"latent_dim": 8, "
 # -- GANModule: the walk's adversarial term and the D, G, w, G, w schedule ---------------------------------------
 @pytest.mark.slow
 def test_walk_adversarial_term_changes_only_the_walks_step():
-    """With μ > 0 the walk's step gets a gradient through D; D's and G's steps (before w's) are the same."""
+    """With μ > 0 the walk's step gets a gradient through D; D's and G's weights (stepped before w) are the same.
+    (D's BatchNorm running statistics do differ: the walk's adversarial term passes its images through D.)"""
     runs = {}
     for mu in (0.0, 1.0):
         gan = module(edit=ShiftX(3), steer_weight=1.0, walk_adversarial=mu)
-        before = snapshot(gan)
+        before = {k: v.clone() for k, v in gan.named_parameters()}
         fit(gan)
-        runs[mu] = snapshot(gan)
+        runs[mu] = {k: v.clone() for k, v in gan.named_parameters()}
     assert not changed(runs[0.0], runs[1.0], "discriminator.") and not changed(runs[0.0], runs[1.0], "generator.")
     assert changed(runs[0.0], runs[1.0], "walk.") and changed(before, runs[1.0], "walk.")
 
@@ -217,8 +218,8 @@ def test_mask_guided_preset_runs_by_name_with_constant_lpips_targets(tmp_path, m
 @pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--model.init_args.walk_adversarial", "-1"], "walk_adversarial (μ) must be ≥ 0"),
-    (["--model.init_args.schedule", "DGG"], "schedule"),
-    (["--model.init_args.walk.init_args.init", "xavier"], "init"),
+    (["--model.init_args.schedule", "DGG"], "--schedule must be one of DGw, DGwGw, got 'DGG'."),
+    (["--model.init_args.walk.init_args.init", "xavier"], "--init must be one of normal, uniform, got 'xavier'."),
 ])
 def test_bad_preset_values_give_one_line_and_exit_code_2(tmp_path, args, message):
     config = quick("steerability_joint.yaml", tmp_path, batch_size=4, n_val=4)
