@@ -216,13 +216,18 @@ def test_mask_guided_preset_runs_by_name_with_constant_lpips_targets(tmp_path, m
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args, message", [
-    (["--model.init_args.walk_adversarial", "-1"], "walk_adversarial (μ) must be ≥ 0"),
-    (["--model.init_args.schedule", "DGG"], "--schedule must be one of DGw, DGwGw, got 'DGG'."),
-    (["--model.init_args.walk.init_args.init", "xavier"], "--init must be one of normal, uniform, got 'xavier'."),
+@pytest.mark.parametrize("name, args, message", [
+    ("steerability_joint.yaml", ["--model.init_args.walk_adversarial", "-1"], "walk_adversarial (μ) must be ≥ 0"),
+    ("steerability_joint.yaml", ["--model.init_args.schedule", "DGG"],
+     "--schedule must be one of DGw, DGwGw, got 'DGG'."),
+    ("steerability_joint.yaml", ["--model.init_args.walk.init_args.init", "xavier"],
+     "--init must be one of normal, uniform, got 'xavier'."),
+    ("steerability_walk.yaml", ["--data.init_args.alphas_per_latent", "2"],
+     "data.alpha_per_batch gives every pair of a batch the same α"),
 ])
-def test_bad_preset_values_give_one_line_and_exit_code_2(tmp_path, args, message):
-    config = quick("steerability_joint.yaml", tmp_path, batch_size=4, n_val=4)
+def test_bad_preset_values_give_one_line_and_exit_code_2(tmp_path, name, args, message):
+    data = {"batch_size": 4, "n_val": 4} if name == "steerability_joint.yaml" else {"batch_size": 4, "val_size": 2}
+    config = quick(name, tmp_path, **data)
     done = run_script("train.py", "fit", "--config", config, "--trainer.logger", "false", *args, cwd=tmp_path)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert done.returncode == 2 and len(errors) == 1 and message in errors[0], done.stderr[-2000:]
