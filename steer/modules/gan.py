@@ -17,7 +17,9 @@ docs/PAPER_PRESETS.md) differs in two ways, each an option here:
 
     L_w = μ · adv_G(D(G(z + αw))) + L2_m(G(z + αw), edit(G_eval(z), α))     (their walk_loss, μ = 1)
 
-and ``schedule="DGwGw"`` runs G and w twice per batch (their order D, G, w, G, w).
+(its pass through D, in train mode, also updates D's BatchNorm running
+statistics) and ``schedule="DGwGw"`` runs G and w twice per batch (their
+order D, G, w, G, w; G's images are drawn anew for the second G step).
 """
 
 from __future__ import annotations
