@@ -21,7 +21,15 @@ from steer.errors import SteerError
 from steer.formats.nvlabs_pickle import load_snapshot
 from steer.generators import NVlabsStyleGAN
 from steer.generators.nvlabs_layers import FullyConnectedLayer, MappingNetwork, StyleGAN3MappingNetwork
-from tests.support.nvlabs_writer import SOURCES, persistent, snapshot, tiny_networks, write_nvlabs_pickle, write_pickle
+from tests.support.nvlabs_writer import (
+    SOURCES,
+    STYLEGAN3_R,
+    persistent,
+    snapshot,
+    tiny_networks,
+    write_nvlabs_pickle,
+    write_pickle,
+)
 from tests.support.steer_run import steer_fails, steer_run
 
 FAMILIES = ("training.networks", "training.networks_stylegan2")  # stylegan2-ada-pytorch; stylegan3 repo 'stylegan2'
@@ -201,14 +209,16 @@ def test_steerability_report_for_a_conditional_snapshot(pickles, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config, c_dim, options", [
-    ("nvlabs/wplus_walk.yaml", 0, {"layers": [1, 2, 3]}),
-    ("nvlabs/class_walk.yaml", 3, {}),
+@pytest.mark.parametrize("config, network, c_dim, options", [
+    ("nvlabs/wplus_walk.yaml", "stylegan2", 0, {"layers": [1, 2, 3]}),
+    ("nvlabs/class_walk.yaml", "stylegan2", 3, {}),
+    ("nvlabs/wplus_walk.yaml", "stylegan3-r", 0, {"layers": [1, 2, 3]}),
+    ("nvlabs/class_walk.yaml", "stylegan3-t", 2, {}),
 ])
-def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, tmp_path, config, c_dim, options):
+def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, stylegan3, tmp_path, config, network, c_dim, options):
     from tests.support.scripts import ROOT, run_script
 
-    path = pickles["training.networks_stylegan2", c_dim][0]
+    path = pickles["training.networks_stylegan2", c_dim][0] if network == "stylegan2" else stylegan3[network[-1]][0]
     spec = yaml.safe_load((ROOT / "configs" / config).read_text())
     spec["model"]["init_args"]["generator"]["init_args"].update(pickle=str(path), **options)
     spec["data"]["init_args"].update(batch_size=2, val_size=2)
@@ -220,7 +230,7 @@ def test_shipped_config_trains_a_walk_on_a_snapshot(pickles, tmp_path, config, c
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 3
-    assert ckpt["state_dict"]["walk.w"].shape == ((3, 4 * 8) if c_dim == 0 else (3, 1, 8))
+    assert ckpt["state_dict"]["walk.w"].shape == ((3, 4 * 8) if c_dim == 0 else (c_dim, 1, 8))
     result = run_script("evaluate.py", "steerability", "--checkpoint", "ckpt/last.ckpt", "--out", "report", "--n", "4",
                         "--batch_size", "2", "--wandb", "false", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -274,8 +284,10 @@ def test_a_pickle_that_is_not_a_snapshot_is_refused(tmp_path, capsys):
 
 def test_a_network_steer_does_not_implement_is_named(tmp_path, capsys):
     mapping, synthesis, kwargs = tiny_networks()
-    write_pickle(tmp_path / "sg3.pkl", snapshot(mapping, synthesis, kwargs, "training.networks_stylegan3"))
-    assert "stylegan3-t/-r (StyleGAN3) network" in sefa_fails(capsys, tmp_path / "sg3.pkl")
+    data = snapshot(mapping, synthesis, kwargs, "training.networks")
+    data["G_ema"].meta["module_src"] = "# a fork's networks.py, unlike NVlabs' own\n"
+    write_pickle(tmp_path / "fork.pkl", data)
+    assert "is a unknown.Generator network, which this steer does not implement" in sefa_fails(capsys, tmp_path / "fork.pkl")
 
 
 def test_an_architecture_steer_does_not_implement_is_named(tmp_path, capsys):
@@ -324,3 +336,49 @@ def test_persistent_writer_keeps_submodule_records(pickles):
     record = persistent(mapping, SOURCES["training.networks"], {mapping: {"z_dim": 8}})
     assert record.meta["class_name"] == "MappingNetwork" and record.meta["state"]["_init_kwargs"] == {"z_dim": 8}
     assert set(record.meta["state"]["_modules"]) == {"fc0", "fc1"}
+
+
+# -- StyleGAN3 (configs stylegan3-t and stylegan3-r) -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def stylegan3(tmp_path_factory) -> dict[str, tuple[Path, torch.nn.Module, torch.nn.Module]]:
+    """config → (path, mapping, synthesis) of tiny stylegan3-t (conditional, 2 classes) and -r snapshots."""
+    folder = tmp_path_factory.mktemp("stylegan3")
+    made = {}
+    for config, c_dim, options in (("t", 2, {}), ("r", 0, STYLEGAN3_R)):
+        path = folder / f"stylegan3-{config}.pkl"
+        made[config] = (path, *write_nvlabs_pickle(path, "training.networks_stylegan3", c_dim=c_dim, **options))
+    return made
+
+
+@pytest.mark.parametrize("config", ["t", "r"])
+def test_a_stylegan3_snapshot_draws_the_images_of_the_networks_it_holds(stylegan3, config):
+    path, mapping, synthesis = stylegan3[config]
+    g = NVlabsStyleGAN(str(path), latent_space="z", truncation_psi=0.7)
+    assert g.resolution == 16 and g.synthesis.num_ws == 16
+    z, y = g.sample(2, torch.Generator().manual_seed(0))
+    c = None if y is None else F.one_hot(y, 2).float()
+    with torch.no_grad():
+        expected = synthesis(mapping.ws(z, c, truncation_psi=0.7)).clamp(-1, 1)
+        torch.testing.assert_close(g(z, y), expected, atol=1e-5, rtol=0)
+
+
+def test_stylegan3_sefa_reads_the_layer_styles_but_not_the_input_transform_or_torgb(stylegan3):
+    g = NVlabsStyleGAN(str(stylegan3["r"][0]), latent_space="w")
+    synthesis = g.synthesis
+    layers = [getattr(synthesis, name) for name in synthesis.layer_names[:-1]]
+    expected = torch.cat([layer.affine.weight * layer.affine.weight_gain for layer in layers])
+    torch.testing.assert_close(g.first_projection(), expected)
+
+
+def test_stylegan3_sefa_pca_and_steerability_run_from_the_command(stylegan3, tmp_path):
+    path = stylegan3["t"][0]
+    steer_run("discover", "sefa", out=str(tmp_path / "sefa"), k=1, wandb=False, generator=generator_spec(path))
+    steer_run("discover", "pca", out=str(tmp_path / "pca"), k=2, n=24, batch_size=8, wandb=False,
+              generator=generator_spec(path, latent_space="z"))
+    assert torch.load(tmp_path / "pca" / "directions.pt", weights_only=True)["directions"].shape == (2, 8)
+    walk = {"class_path": "steer.walks.DirectionWalk", "init_args": {"path": str(tmp_path / "sefa" / "directions.pt")}}
+    steer_run("evaluate", "steerability", generator=generator_spec(path), walk=walk,
+              edit={"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 4}}, out=str(tmp_path / "report"), n=2, batch_size=2,
+              classes=[1], wandb=False)
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["classes"] == [1]

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from steer.commands import compare, control, directions, export, manifold, score, steerability, trajectories
+from steer.commands import (
+    compare,
+    control,
+    directions,
+    disentanglement,
+    export,
+    manifold,
+    score,
+    steerability,
+    trajectories,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ GROUPS = {
         "score": score.score,
         "control": control.control,
         "compare": compare.compare,
+        "disentanglement": disentanglement.disentanglement,
     }),
     "export": Group("Write files to ship or to steer with.", {
         "checkpoint": export.checkpoint,

@@ -17,19 +17,18 @@ from torch import Tensor, nn
 from steer.checkpoint import load_matching_state
 from steer.errors import SteerError
 from steer.formats.nvlabs_pickle import PersistentObject, generator_record, load_snapshot
-from steer.generators.nvlabs_layers import MappingNetwork
+from steer.generators.nvlabs_layers import MappingNetwork, StyleGAN3MappingNetwork
 from steer.generators.style_latents import StyleLatentGenerator
 from steer.generators.stylegan2_ada import NOISE_MODES, StyleGAN2ADASynthesis, StyleGAN2Synthesis
+from steer.generators.stylegan3 import StyleGAN3Synthesis
 
 # NVlabs generator class → (steer mapping network, steer synthesis network), each built as
 # cls(*record.init_args, **record.init_kwargs) of the stored mapping / synthesis record.
 NETWORKS: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module]]] = {
     "training.networks.Generator": (MappingNetwork, StyleGAN2ADASynthesis),  # stylegan2-ada-pytorch
     "training.networks_stylegan2.Generator": (MappingNetwork, StyleGAN2Synthesis),  # stylegan3 repo, 'stylegan2'
-    # >>> StyleGAN3 (configs stylegan3-t / stylegan3-r) goes here, once steer.generators.stylegan3 exists:
-    # "training.networks_stylegan3.Generator": (StyleGAN3MappingNetwork, StyleGAN3Synthesis),
+    "training.networks_stylegan3.Generator": (StyleGAN3MappingNetwork, StyleGAN3Synthesis),  # stylegan3-t, -r
 }
-FAMILY_NAMES = {"training.networks_stylegan3": "stylegan3-t/-r (StyleGAN3)"}  # names for refused families
 
 
 def _build(factory: Callable[..., nn.Module], record: PersistentObject, source: str) -> nn.Module:
@@ -68,9 +67,8 @@ class NVlabsStyleGAN(StyleLatentGenerator):
         source = f"NVlabs pickle {pickle}"
         record = generator_record(load_snapshot(pickle), network, source)
         if record.qualified_name not in NETWORKS:
-            family = FAMILY_NAMES.get(record.module, record.qualified_name)
             raise SteerError(
-                f"{source}: its {network} is a {family} network, which this steer does not implement; it reads "
+                f"{source}: its {network} is a {record.qualified_name} network, which this steer does not implement; it reads "
                 f"{', '.join(NETWORKS)}."
             )
         mapping_factory, synthesis_factory = NETWORKS[record.qualified_name]

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from steer.generators.nvlabs_layers import MappingNetwork
+from steer.generators.nvlabs_layers import MappingNetwork, StyleGAN3MappingNetwork
 from steer.generators.stylegan2_ada import StyleGAN2ADASynthesis, StyleGAN2Synthesis
+from steer.generators.stylegan3 import StyleGAN3Synthesis
 
 # Stand-in module sources: text only, carrying the class definition line steer recognises each module by.
 SOURCES = {
@@ -31,9 +32,15 @@ SOURCES = {
                                    "class SynthesisBlock(Module): fused_modconv_default = True\n",
     "training.networks_stylegan3": "# stand-in for stylegan3 training/networks_stylegan3.py\nclass SynthesisInput(Module): ...\n",
 }
-SYNTHESIS = {"training.networks": StyleGAN2ADASynthesis, "training.networks_stylegan2": StyleGAN2Synthesis}
-NVLABS_CLASS = {StyleGAN2ADASynthesis: "SynthesisNetwork", StyleGAN2Synthesis: "SynthesisNetwork"}
+SYNTHESIS = {"training.networks": StyleGAN2ADASynthesis, "training.networks_stylegan2": StyleGAN2Synthesis,
+             "training.networks_stylegan3": StyleGAN3Synthesis}
+MAPPING = {"training.networks_stylegan3": StyleGAN3MappingNetwork}  # others: MappingNetwork
+NVLABS_CLASS = {StyleGAN2ADASynthesis: "SynthesisNetwork", StyleGAN2Synthesis: "SynthesisNetwork",
+                StyleGAN3Synthesis: "SynthesisNetwork", StyleGAN3MappingNetwork: "MappingNetwork"}
 TINY = dict(z_dim=8, w_dim=8, img_resolution=8, channel_base=64, channel_max=8, num_layers=2)
+#: What NVlabs' train.py stores for its StyleGAN3 configs (--cfg stylegan3-t / -r), channel counts shrunk, 16 px.
+STYLEGAN3_T = dict(img_resolution=16, channel_base=256, channel_max=32, magnitude_ema_beta=0.999, num_fp16_res=4)
+STYLEGAN3_R = dict(STYLEGAN3_T, conv_kernel=1, use_radial_filters=True, channel_base=512, channel_max=64)
 
 
 class Persistent:
@@ -85,12 +92,14 @@ def nvlabs_names() -> Iterator[None]:
 def tiny_networks(family: str = "training.networks", c_dim: int = 0, seed: int = 0, **options: Any
                   ) -> tuple[MappingNetwork, nn.Module, dict]:
     """A random (mapping, synthesis, Generator kwargs) of ``family`` with non-trivial biases, noise and w_avg."""
-    o = {**TINY, **options}
+    o = {**TINY, **(STYLEGAN3_T if family == "training.networks_stylegan3" else {}), **options}
     torch.manual_seed(seed)
-    synthesis_kwargs = dict(channel_base=o["channel_base"], channel_max=o["channel_max"], conv_clamp=256)
+    synthesis_kwargs = {k: v for k, v in o.items() if k not in ("z_dim", "w_dim", "img_resolution", "num_layers")}
+    synthesis_kwargs["conv_clamp"] = 256
     synthesis = SYNTHESIS[family](w_dim=o["w_dim"], img_resolution=o["img_resolution"], img_channels=3,
                                   **synthesis_kwargs)
-    mapping = MappingNetwork(o["z_dim"], c_dim, o["w_dim"], synthesis.num_ws, num_layers=o["num_layers"])
+    mapping = MAPPING.get(family, MappingNetwork)(o["z_dim"], c_dim, o["w_dim"], synthesis.num_ws,
+                                                  num_layers=o["num_layers"])
     with torch.no_grad():
         for name, p in [*mapping.named_parameters(), *synthesis.named_parameters()]:
             if "noise_strength" in name or name.endswith("bias"):
@@ -109,8 +118,9 @@ def snapshot(mapping: nn.Module, synthesis: nn.Module, kwargs: dict, family: str
     """The snapshot dict NVlabs' training loop pickles, with steer's networks as the generator."""
     generator = nn.Module()
     generator.mapping, generator.synthesis = mapping, synthesis
-    keys = ("channel_base", "channel_max", "conv_clamp")
-    options = kwargs["synthesis_kwargs"] if "synthesis_kwargs" in kwargs else {k: kwargs[k] for k in keys}
+    generator_keys = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
+    options = kwargs["synthesis_kwargs"] if "synthesis_kwargs" in kwargs else {
+        k: v for k, v in kwargs.items() if k not in generator_keys}
     init = {
         generator: kwargs,
         mapping: {k: getattr(mapping, k) for k in ("z_dim", "c_dim", "w_dim", "num_ws", "num_layers")},
