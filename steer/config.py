@@ -191,7 +191,9 @@ def explain_config_error(message: str) -> str:
     if required:
         names = ", ".join(f"--{name.strip().split('.')[-1]}" for name in required.group(1).split(","))
         return f"{names} is required; see --help for what to give."
-    choice = re.search(r"Parser key \"(\w+)\":.*?Expected a typing\.Literal\[(.*?)\]\.\s*Got value: ([^\n]*)", text, re.S)
+    # the innermost key (a class's option, not the section naming the class) and its value alone
+    choice = re.search(r"Parser key \"(\w+)\":(?:(?!Parser key).)*?Expected a typing\.Literal\[(.*?)\]\.\s*"
+                       r"Got value: (.*?)(?:\. Got value:|\n|$)", text, re.S)
     if choice:
         key, allowed, value = choice.groups()
         return f"--{key} must be one of {allowed.replace(chr(39), '')}, got {value.strip()!r}."

@@ -197,26 +197,27 @@ class Zoom(Edit):
 
 
 class _Shift(Edit):
-    """Translate by α pixels along one axis. Training α: ±randint(1, max_shift); graph α = α / max_shift."""
+    """Translate by α pixels along one axis. Training α: ±randint(1, max_shift); graph α = α / max_shift,
+    or α itself with ``raw_alpha`` (the §4.4 code's z + αw, docs/PAPER_PRESETS.md)."""
 
     unit = "px"
     axis = 0  # 0: x (right is positive), 1: y (down is positive)
     test_reach = 1.5  # the paper's code: trained ±128 px, tested ±200 px
 
-    def __init__(self, max_shift: int = 32) -> None:
+    def __init__(self, max_shift: int = 32, raw_alpha: bool = False) -> None:
         if max_shift < 1:
             raise SteerError(f"{self.name} max_shift must be ≥ 1 pixel, got {max_shift}.")
-        self.max_shift = max_shift
+        self.max_shift, self.raw_alpha = max_shift, raw_alpha
 
     def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         steps = torch.randint(1, self.max_shift + 1, (n, 1), generator=generator).float()
         return steps * _random_sign(n, generator)
 
     def walk_alpha(self, alpha: Tensor) -> Tensor:
-        return alpha / self.max_shift
+        return alpha if self.raw_alpha else alpha / self.max_shift
 
     def alpha_from_walk(self, walk_alpha: Tensor) -> Tensor:
-        return walk_alpha * self.max_shift
+        return walk_alpha if self.raw_alpha else walk_alpha * self.max_shift
 
     def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
         size = images.shape[3 - self.axis]
@@ -256,27 +257,29 @@ class ShiftY(_Shift):
 class Rotate2D(Edit):
     """In-plane rotation by α degrees, counter-clockwise as seen. Training α: ±randint(1, max_angle).
 
-    Graph α = α / max_angle. The corners the rotation brings in are masked out.
+    Graph α = α / max_angle, or α in degrees with ``raw_alpha`` (the §4.4 MNIST
+    code's z + αw, steer_aug/DCGAN-tensorflow/model_argminGW2_rot2d.py; docs/PAPER_PRESETS.md).
+    The corners the rotation brings in are masked out.
     """
 
     unit = "°"
     test_reach = 2.0  # the paper's code: trained ±45°, tested ±90°
     largest_angle = 180
 
-    def __init__(self, max_angle: int = 45) -> None:
+    def __init__(self, max_angle: int = 45, raw_alpha: bool = False) -> None:
         if not 1 <= max_angle <= self.largest_angle:
             raise SteerError(f"{self.name} max_angle must be in 1..{self.largest_angle} degrees, got {max_angle}.")
-        self.max_angle = max_angle
+        self.max_angle, self.raw_alpha = max_angle, raw_alpha
 
     def sample_alpha(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         steps = torch.randint(1, self.max_angle + 1, (n, 1), generator=generator).float()
         return steps * _random_sign(n, generator)
 
     def walk_alpha(self, alpha: Tensor) -> Tensor:
-        return alpha / self.max_angle
+        return alpha if self.raw_alpha else alpha / self.max_angle
 
     def alpha_from_walk(self, walk_alpha: Tensor) -> Tensor:
-        return walk_alpha * self.max_angle
+        return walk_alpha if self.raw_alpha else walk_alpha * self.max_angle
 
     def apply(self, images: Tensor, alpha: Tensor) -> tuple[Tensor, Tensor]:
         rad = torch.deg2rad(alpha[:, 0])

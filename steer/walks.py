@@ -7,6 +7,8 @@ the generator and the edit.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
@@ -43,11 +45,22 @@ class Walk(nn.Module):
 
 
 class LinearWalk(Walk):
-    """z + Σ_k α_k w_k, one direction w_k per slider, w ~ N(0, 0.1²) at init."""
+    """z + Σ_k α_k w_k, one direction w_k per slider.
 
-    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, init_std: float = 0.1):
+    ``init``: "normal" (default) draws w ~ N(0, init_std²), as the steerability
+    code's walks (graphs/*/graph_util.py); "uniform" draws w ~ U(−1, 1), as its
+    §4.4 joint code (steer_aug/DCGAN-tensorflow/model_argminGW2_rot2d.py,
+    ``self.w``; docs/PAPER_PRESETS.md).
+    """
+
+    def __init__(self, latent_dim: int, sliders: int = 1, num_classes: int | None = None, init_std: float = 0.1,
+                 init: Literal["normal", "uniform"] = "normal"):
         super().__init__(latent_dim, sliders, num_classes)
-        self.w = nn.Parameter(torch.randn(sliders, latent_dim) * init_std)
+        if init not in ("normal", "uniform"):
+            raise SteerError(f"LinearWalk init must be normal (w ~ N(0, init_std²)) or uniform (w ~ U(−1, 1)), "
+                             f"got {init!r}.")
+        w = torch.randn(sliders, latent_dim) * init_std if init == "normal" else torch.rand(sliders, latent_dim) * 2 - 1
+        self.w = nn.Parameter(w)
 
     def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         return z + walk_alpha @ self.w
@@ -80,6 +93,11 @@ class NNWalk(Walk):
     separate step nets for α > 0 and α < 0. Training unrolls as many steps as
     the edit's α range needs (N_f = max|α|/ε, 4–5 with the configs); at test
     time larger α simply apply the step more often (recursive extrapolation).
+
+    ``integer_steps``: round(|α|/ε) whole steps and no fractional one, as the
+    paper's code (graph α = an integer step count n ∈ −N_f…N_f, target α = n·ε;
+    utils/transforms.py ``get_train_alpha``, docs/PAPER_PRESETS.md). Pair it
+    with an edit whose α lie on the ε grid, or the walk and its target disagree.
     """
 
     def __init__(
@@ -89,13 +107,14 @@ class NNWalk(Walk):
         num_classes: int | None = None,
         step_size: float = 0.25,
         hidden: int = 256,
+        integer_steps: bool = False,
     ) -> None:
         super().__init__(latent_dim, sliders, num_classes)
         if sliders != 1:
             raise SteerError(f"NNWalk steers one slider; this edit has {sliders}. Use LinearWalk for it.")
         if step_size <= 0 or hidden <= 0:
             raise SteerError(f"NNWalk needs step_size > 0 and hidden > 0, got {step_size}, {hidden}.")
-        self.step_size = step_size
+        self.step_size, self.integer_steps = step_size, integer_steps
         self.forward_step, self.backward_step = self._step_net(hidden), self._step_net(hidden)
 
     def _step_net(self, hidden: int) -> nn.Sequential:
@@ -106,6 +125,7 @@ class NNWalk(Walk):
 
     def move(self, z: Tensor, walk_alpha: Tensor, y: Tensor | None) -> Tensor:
         steps = walk_alpha[:, :1].abs() / self.step_size  # n, per latent
+        steps = steps.round() if self.integer_steps else steps
         positive = walk_alpha[:, :1] >= 0
         norm = z.norm(dim=1, keepdim=True)
         for k in range(int(torch.ceil(steps.max()).item()) if len(z) else 0):

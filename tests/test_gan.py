@@ -25,7 +25,7 @@ def module(**options) -> GANModule:
 def fit(gan: GANModule, batches: int = 1) -> list[str]:
     """Train ``batches`` batches; returns the order in which the optimizers stepped."""
     order = []
-    trainer = Trainer(max_steps=batches * (3 if gan.walk is not None else 2), logger=False, enable_checkpointing=False,
+    trainer = Trainer(max_steps=batches * gan.steps_per_batch, logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
     names = {id(p): name for name in ("discriminator", "generator", "walk")
              for p in (getattr(gan, name).parameters() if getattr(gan, name) is not None else [])}

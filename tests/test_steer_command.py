@@ -42,7 +42,7 @@ def test_typed_options_build_parts_from_short_names_and_dotted_overrides(tmp_pat
               out=str(tmp_path / "r"), n=4, batch_size=4, wandb=False)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     config = metrics["provenance"]["config"]
-    assert config["edit"] == {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 2}}
+    assert config["edit"]["class_path"] == "steer.edits.ShiftX" and config["edit"]["init_args"]["max_shift"] == 2
     assert config["walk"]["init_args"]["index"] == 1 and config["generator"]["init_args"]["latent_dim"] == 4
     assert metrics["provenance"]["version"] == steer.__version__
     assert len(metrics["provenance"]["generator"]["weights_sha256"]) == 64

@@ -80,7 +80,8 @@ def test_records_keep_their_order_and_both_signs_walk_outwards():
                            steps=5, progress=False)
     assert records.t.tolist() == [1.0] * 3 + [2.0] * 3 + [-1.0] * 3 + [-2.0] * 3
     assert records.settings["loss"]["class_path"] == "steer.losses.MaskedLowPass"
-    assert records.settings["edit"] == {"class_path": "steer.edits.ShiftX", "init_args": {"max_shift": 4}}
+    assert records.settings["edit"] == {"class_path": "steer.edits.ShiftX",
+                                        "init_args": {"max_shift": 4, "raw_alpha": False}}
 
 
 def test_multiplicative_edit_records_log_factor_changes():

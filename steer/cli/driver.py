@@ -49,9 +49,11 @@ REPORT_OPTIONS = {
 
 
 def command_parser(fn: Any, reports: bool) -> ArgumentParser:
-    """The parser of one command: its typed parameters (less ``device``), plus the report options."""
+    """The parser of one command: --config FILE, its typed parameters (less ``device``), plus the report options."""
     parser = ConciseParser(description=(inspect.getdoc(fn) or "").split("\n\nArgs:")[0],
                            formatter_class=RawDescriptionHelpFormatter)
+    parser.add_argument("--config", action=ActionConfigFile, help="a JSON or YAML file of these options "
+                        "(e.g. a paper preset, docs/PAPER_PRESETS.md).")
     parser.add_function_arguments(fn, skip={"device"}, fail_untyped=True, as_group=False)
     if reports:
         takes_device = "device" in inspect.signature(fn).parameters
@@ -66,9 +68,7 @@ def build_parser() -> ArgumentParser:
     parser = ConciseParser(prog="steer", description=overview())
     groups = parser.add_subcommands(required=True, dest="group")
     for name, fn in TOP_LEVEL.items():
-        top = command_parser(fn, reports=False)
-        top.add_argument("--config", action=ActionConfigFile, help="a JSON or YAML file of these options.")
-        groups.add_subcommand(name, top, help=(inspect.getdoc(fn) or "").splitlines()[0])
+        groups.add_subcommand(name, command_parser(fn, reports=False), help=(inspect.getdoc(fn) or "").splitlines()[0])
     for name, group in GROUPS.items():
         groups.add_subcommand(name, ConciseParser(description=group.help), help=group.help)
     for name, group in GROUPS.items():
@@ -110,10 +110,10 @@ def _run(argv: list[str]) -> Any:
     group = config.group
     if group in TOP_LEVEL:
         command, fn, reports, options = None, TOP_LEVEL[group], False, config[group].clone()
-        del options["config"]
     else:
         command = config[group].command
-        fn, reports, options = GROUPS[group].commands[command], GROUPS[group].reports, config[group][command]
+        fn, reports, options = GROUPS[group].commands[command], GROUPS[group].reports, config[group][command].clone()
+    del options["config"]
     parser = command_parser(fn, reports)
     dumped = parser.dump(options, skip_check=True, skip_none=False)
     resolved = {"command": " ".join(filter(None, (group, command))), **yaml.safe_load(dumped)}

@@ -24,6 +24,7 @@ def manifold(
     sigma: float | None = None,
     steps: int = 300,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
+    targets: Literal["ramp", "constant"] = "ramp",
     seed: int = 0,
     classes: list[int] | None = None,
 ) -> Report:
@@ -44,6 +45,8 @@ def manifold(
         sigma: spring rest length between neighbouring latents (default 0.25·√latent_dim / k).
         steps: optimiser iterations.
         optimizer: lbfgs or adam.
+        targets: the inside change asked of latent i: ramp (change·(i/k)², default) or constant (change for
+            every latent, the paper's; docs/PAPER_PRESETS.md).
         seed: seed of the seed latent and of the initial noise.
         classes: for a conditional generator, the class of the seed latent: the first index given (one seed,
             one class); default: drawn uniformly from all classes.
@@ -56,7 +59,7 @@ def manifold(
     draw = rng(seed, "manifold", "seed-latent")
     z_seed, y = gen.sample_latent(1, draw), gen.sample_class(1, draw, classes)
     result = algorithm.manifold(gen, z_seed, region, k=k, target_change=change, distance=objective, sigma=sigma,
-                                steps=steps, optimizer=optimizer, seed=seed, y=y)
+                                steps=steps, optimizer=optimizer, seed=seed, y=y, targets=targets)
     report = algorithm.manifold_report(result)
     report.generator = gen
     return report

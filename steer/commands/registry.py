@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from steer.commands import compare, control, directions, export, manifold, score, steerability, trajectories
+from steer.commands import (
+    compare,
+    control,
+    directions,
+    disentanglement,
+    export,
+    faces,
+    manifold,
+    score,
+    steerability,
+    trajectories,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,8 @@ GROUPS = {
         "score": score.score,
         "control": control.control,
         "compare": compare.compare,
+        "disentanglement": disentanglement.disentanglement,
+        "faces": faces.faces,
     }),
     "export": Group("Write files to ship or to steer with.", {
         "checkpoint": export.checkpoint,

@@ -86,10 +86,16 @@ class LatentDataModule(LightningDataModule):
     α in rows iK … iK + K − 1. The walk module then computes each target G(z)
     once for its K pairs (docs/PERFORMANCE.md, "Several strengths per latent").
     K = 1 draws exactly the stream it always drew.
+
+    ``alpha_per_batch``: every pair of a training batch gets one α, drawn once
+    per batch, as the steerability code does for its zoom, shift and rotate
+    walks (utils/transforms.py ``get_train_alpha``: one α times
+    ``np.ones((batch_size, …))``; docs/PAPER_PRESETS.md). Default: one α per pair.
     """
 
     def __init__(self, batch_size: int = 16, seed: int = 0, val_size: int = 64, num_workers: int = 0,
-                 test_size: int = 500, predict_size: int = 8, alphas_per_latent: int = 1) -> None:
+                 test_size: int = 500, predict_size: int = 8, alphas_per_latent: int = 1,
+                 alpha_per_batch: bool = False) -> None:
         super().__init__()
         for name, value, least in (("batch_size", batch_size, 1), ("val_size", val_size, 1),
                                    ("num_workers", num_workers, 0), ("test_size", test_size, 1),
@@ -100,7 +106,10 @@ class LatentDataModule(LightningDataModule):
             raise SteerError(f"data.batch_size ({batch_size}) must be a multiple of data.alphas_per_latent "
                              f"({alphas_per_latent}): a batch holds batch_size / alphas_per_latent latents, "
                              "each with alphas_per_latent strengths.")
-        self.alphas_per_latent = alphas_per_latent
+        if alpha_per_batch and alphas_per_latent > 1:
+            raise SteerError(f"data.alpha_per_batch gives every pair of a batch the same α, so data.alphas_per_latent "
+                             f"({alphas_per_latent}) would repeat each pair; use one of them.")
+        self.alphas_per_latent, self.alpha_per_batch = alphas_per_latent, alpha_per_batch
         self.batch_size, self.seed, self.val_size, self.num_workers = batch_size, seed, val_size, num_workers
         self.test_size, self.predict_size = test_size, predict_size
         self.position = 0  # index of the next training batch
@@ -110,14 +119,17 @@ class LatentDataModule(LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def _sampler(self, alphas_per_latent: int = 1) -> Sampler:
-        """``sample(n, g)``: n / alphas_per_latent latents (and classes) with n strengths α."""
+    def _sampler(self, alphas_per_latent: int = 1, per_batch: bool = False) -> Sampler:
+        """``sample(n, g)``: n / alphas_per_latent latents (and classes) with n strengths α (``per_batch``: one α
+        repeated n times)."""
         module = self.trainer.lightning_module
         generator, edit = module.generator, module.edit
 
         def sample(n: int, g: torch.Generator) -> Batch:
             latents = n // alphas_per_latent
-            batch = {"z": generator.sample_latent(latents, g), "alpha": edit.sample_alpha(n, g)}
+            z = generator.sample_latent(latents, g)
+            alpha = edit.sample_alpha(1, g).expand(n, -1).clone() if per_batch else edit.sample_alpha(n, g)
+            batch = {"z": z, "alpha": alpha}
             y = generator.sample_class(latents, g)
             if y is not None:
                 batch["y"] = y
@@ -127,7 +139,7 @@ class LatentDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, _ = self._ranks()
-        self.stream = LatentStream(self._sampler(self.alphas_per_latent), self.batch_size, self.seed, rank, self.position)
+        self.stream = LatentStream(self._sampler(self.alphas_per_latent, self.alpha_per_batch), self.batch_size, self.seed, rank, self.position)
         # Workers are not persistent: each new pass (epoch) copies the stream with its current start.
         return DataLoader(self.stream, batch_size=None, num_workers=self.num_workers)
 

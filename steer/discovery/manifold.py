@@ -36,6 +36,7 @@ from steer.reports.report import Report
 from steer.seeding import rng
 
 OPTIMIZERS = ("lbfgs", "adam")
+TARGETS = ("ramp", "constant")
 SMOOTHING = 0.04  # ε of smooth_abs, as a fraction of the change target c
 DEFAULT_CHANGE = {"MaskedL2": 0.05, "MaskedLPIPS": 0.25}  # c per distance; 0.25 is the paper's LPIPS value
 
@@ -116,8 +117,11 @@ def build_distance(name: str) -> Loss:
         raise SteerError(f"{e} For `steer discover manifold`: --distance l2.") from None
 
 
-def change_targets(c: float, k: int) -> Tensor:
-    """c_i = c·(i/K)², i = 1..K: the inside change each latent is asked for (see :func:`manifold`)."""
+def change_targets(c: float, k: int, kind: str = "ramp") -> Tensor:
+    """The inside change each latent i = 1..K is asked for (see :func:`manifold`): "ramp" c_i = c·(i/K)²,
+    "constant" c_i = c (the paper's |D(inside_i, inside_ref) − c|, same c for every latent)."""
+    if kind == "constant":
+        return torch.full((k,), float(c))
     return c * (torch.arange(1, k + 1, dtype=torch.float32) / k) ** 2
 
 
@@ -202,6 +206,7 @@ def manifold(
     steps: int = 300,
     optimizer: str = "lbfgs",
     lr: float | None = None,
+    targets: str = "ramp",
     seed: int = 0,
     y: Tensor | None = None,
     progress: bool = True,
@@ -220,6 +225,8 @@ def manifold(
     grows with the square of a small latent step (squared pixel or feature
     differences), so targets growing as (i/K)² are met by equally spaced
     latents on a straight line: targets, springs and stiffener agree.
+    ``targets="constant"`` gives the paper's c_i = c for every latent
+    (docs/PAPER_PRESETS.md).
 
     Args:
         generator: the (frozen) generator; where it declares ``walk_mask``,
@@ -236,6 +243,7 @@ def manifold(
         steps: optimiser iterations (L-BFGS: at most 1.25·steps generator passes).
         optimizer: "lbfgs" (default, as the paper) or "adam".
         lr: step size; default 1 for L-BFGS, σ/10 for Adam.
+        targets: "ramp" (c·(i/K)², default) or "constant" (c, the paper's).
         seed: seed of the initial noise.
         y: the class (1,) for a class-conditional generator.
         progress: show a progress bar.
@@ -243,6 +251,8 @@ def manifold(
     d = generator.latent_dim
     if optimizer not in OPTIMIZERS:
         raise SteerError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}.")
+    if targets not in TARGETS:
+        raise SteerError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}.")
     distance = distance or MaskedL2()
     target_change = DEFAULT_CHANGE.get(type(distance).__name__) if target_change is None else target_change
     if target_change is None:
@@ -266,7 +276,7 @@ def manifold(
     inside = mask.mask(generator.resolution, device)
     outside = 1 - inside
     outside_share = float(outside.mean())
-    targets = change_targets(target_change, k).to(device)
+    goals = change_targets(target_change, k, targets).to(device)
     with torch.no_grad():
         seed_frame = generator(z_seed, y)
     reference = seed_frame.expand(k, -1, -1, -1)
@@ -281,7 +291,7 @@ def manifold(
         d_in = distance(frames, reference, inside, reduction="none")
         d_out = distance(frames, reference, outside, reduction="none")
         # Σ_i |D_in,i − c_i|_ε + a_out Σ_i D_out,i + springs over the chain w_0 (the seed), w_1, …, w_K
-        loss = smooth_abs(d_in - targets, SMOOTHING * target_change).sum() + outside_share * d_out.sum()
+        loss = smooth_abs(d_in - goals, SMOOTHING * target_change).sum() + outside_share * d_out.sum()
         loss = loss + springs(torch.cat([z_seed, latents()]), sigma, alpha, beta)
         return loss, frames, d_in, d_out
 
@@ -311,12 +321,12 @@ def manifold(
     inside_change, outside_change = pixel_change(frames, seed_frame, inside)
     settings = {"generator": type(generator).__name__, "k": k, "target_change": target_change,
                 "distance": type(distance).__name__, "sigma": sigma, "alpha": alpha, "beta": beta,
-                "steps": steps, "optimizer": optimizer, "lr": opt.defaults["lr"],
+                "steps": steps, "optimizer": optimizer, "lr": opt.defaults["lr"], "targets": targets,
                 "seed": seed, "mask": mask.as_text(), "mask_in": "fractions" if mask.fractions else "pixels",
                 "class": None if y is None else int(y[0])}
     return Manifold(
         seed_latent=z_seed[0].detach().cpu(), latents=latents().detach().cpu(), seed_frame=seed_frame[0].cpu(),
-        frames=frames.cpu(), region=mask.pixels(generator.resolution), targets=targets.cpu(),
+        frames=frames.cpu(), region=mask.pixels(generator.resolution), targets=goals.cpu(),
         inside_distance=d_in.cpu(), outside_distance=d_out.cpu(), inside_change=inside_change.cpu(),
         outside_change=outside_change.cpu(), settings=settings,
     )

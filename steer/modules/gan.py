@@ -10,6 +10,16 @@ steerability paper's §4.4:
 
 per batch in the order D, G, w. With λ = 0 the walk never pulls G, and
 with no edit and no augmentation the step is the plain GAN's D, G.
+
+The §4.4 public code (steer_aug/DCGAN-tensorflow/model_argminGW2_rot2d.py,
+docs/PAPER_PRESETS.md) differs in two ways, each an option here:
+``walk_adversarial`` μ adds its adversarial term to w's loss,
+
+    L_w = μ · adv_G(D(G(z + αw))) + L2_m(G(z + αw), edit(G_eval(z), α))     (their walk_loss, μ = 1)
+
+(its pass through D, in train mode, also updates D's BatchNorm running
+statistics) and ``schedule="DGwGw"`` runs G and w twice per batch (their
+order D, G, w, G, w; G's images are drawn anew for the second G step).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Literal
 
 import torch
 from pytorch_lightning.cli import OptimizerCallable
@@ -36,6 +47,8 @@ from steer.seeding import rng
 from steer.sprites.histograms import AttributeHistograms
 from steer.walks import LinearWalk
 
+SCHEDULES = ("DGw", "DGwGw")
+
 # Histogram intersections are torchmetrics states, synced across ranks by compute().
 warnings.filterwarnings("ignore", message=r"It is recommended to use `self\.log\('val/(hist_intersection/[^']*|loss)', ")
 
@@ -47,13 +60,15 @@ class GANModule(RecordedModule):
     ``augment_probability`` at a random α (``augment.sample_alpha``), drawn
     anew every batch (the steerability paper's data augmentation).
     ``edit`` (+ ``walk``, ``steer_weight`` λ): train a walk jointly (see the
-    module docstring). Latents, α and augmentation come from
+    module docstring); ``walk_adversarial`` (μ ≥ 0, default 0) weighs the
+    adversarial term of w's own loss and ``schedule`` ("DGw", or the paper
+    code's "DGwGw") orders the steps (module docstring, docs/PAPER_PRESETS.md). Latents, α and augmentation come from
     ``rng(seed, "gan", rank, batch index)``, so a resumed run draws what the
     uninterrupted one would.
 
     Manual optimisation: Lightning's ``global_step`` counts every optimizer
-    step, i.e. 2 per batch (D, G), or 3 with a walk (D, G, w); set
-    ``trainer.max_steps`` accordingly. Under any DDP strategy the module turns
+    step, i.e. 2 per batch (D, G), or 3 with a walk (D, G, w), 5 with ``schedule="DGwGw"``
+    (:attr:`steps_per_batch`); set ``trainer.max_steps`` accordingly. Under any DDP strategy the module turns
     on DDP's detection of unused parameters itself (each step's backward
     reaches one part); BatchNorm is per rank unless the trainer's
     ``sync_batchnorm`` (docs/JOINT_STEERING.md, "On several GPUs").
@@ -73,6 +88,8 @@ class GANModule(RecordedModule):
         edit: Edit | None = None,
         walk: WalkFactory = LinearWalk,
         steer_weight: float = 0.0,
+        walk_adversarial: float = 0.0,
+        schedule: Literal["DGw", "DGwGw"] = "DGw",
         augment: Edit | None = None,
         augment_probability: float = 0.5,
         g_optimizer: OptimizerCallable = torch.optim.Adam,
@@ -87,6 +104,14 @@ class GANModule(RecordedModule):
             raise SteerError(f"model.steer_weight (λ) must be ≥ 0, got {steer_weight}.")
         if steer_weight > 0 and edit is None:
             raise SteerError("model.steer_weight > 0 needs model.edit: the walk's edit that λ weighs.")
+        if not walk_adversarial >= 0:
+            raise SteerError(f"model.walk_adversarial (μ) must be ≥ 0, got {walk_adversarial}.")
+        if walk_adversarial > 0 and edit is None:
+            raise SteerError("model.walk_adversarial > 0 needs model.edit: it weighs the adversarial term of the walk's "
+                             "loss, and without an edit there is no walk.")
+        if schedule not in SCHEDULES:
+            raise SteerError(f"model.schedule must be one of {', '.join(SCHEDULES)} (the order of the optimizer steps "
+                             f"per batch), got {schedule!r}.")
         if not 0 <= augment_probability <= 1:
             raise SteerError(f"model.augment_probability must be in [0, 1], got {augment_probability}.")
         self.save_hyperparameters(ignore=["generator", "discriminator", "adversarial", "edit", "walk", "augment",
@@ -97,10 +122,17 @@ class GANModule(RecordedModule):
         self.edit, self.augment = edit, augment
         self.walk = walk(generator.latent_dim, edit.sliders, generator.num_classes) if edit is not None else None
         self.steer_weight, self.augment_probability, self.seed = steer_weight, augment_probability, seed
+        self.walk_adversarial, self.schedule = walk_adversarial, schedule
         self.g_optimizer, self.d_optimizer, self.w_optimizer = g_optimizer, d_optimizer, w_optimizer
         self.l2 = MaskedL2()
         self.histograms = AttributeHistograms(attributes)
         self.samples = samples
+
+    @property
+    def steps_per_batch(self) -> int:
+        """Optimizer steps per batch, which Lightning's ``global_step`` counts: D, then G (and w) once, or twice
+        with ``schedule="DGwGw"``."""
+        return 1 + (2 if self.schedule == "DGwGw" else 1) * (2 if self.walk is not None else 1)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers = [self.d_optimizer(self.discriminator.parameters()), self.g_optimizer(self.generator.parameters())]
@@ -127,9 +159,7 @@ class GANModule(RecordedModule):
         # G(z) (and G(z + αw)) once, with G's graph: D's step reads them detached, and since D's update leaves G
         # unchanged they are still G's images for G's step (one generator pass where two ran, and one update of
         # G's BatchNorm running statistics per image). Only G's parameters take part: w gets no gradient here.
-        with self._toggled(g_opt):
-            fakes = [self.generator(z, y)]
-            fakes += [walked_image(self.generator, self.edit, self.walk, z, alpha, y)] if alpha is not None else []
+        fakes = self._fakes(g_opt, z, alpha, y)
 
         # D: real against G(z) (and G(z + αw))
         d_loss = self._step(d_opt, lambda: self.adversarial.discriminator(
@@ -144,14 +174,30 @@ class GANModule(RecordedModule):
                 loss = loss + self.steer_weight * self.l2(fakes[1], *target)
             return loss
 
-        logs = {"train/d_loss": d_loss, "train/g_loss": self._step(g_opt, generator_loss)}
+        def walk_loss() -> Tensor:
+            # L_w = μ · adv_G(D(G(z + αw))) + L2_m(G(z + αw), edit(G_eval(z), α)); μ = 0 by default
+            walked = walked_image(self.generator, self.edit, self.walk, z, alpha, y)
+            loss = self.l2(walked, *target)
+            if self.walk_adversarial > 0:
+                loss = loss + self.walk_adversarial * self.adversarial.generator(self.discriminator(walked))
+            return loss
 
-        # w: the walk alone against the updated G, same targets
-        if target is not None:
-            logs["train/walk_loss"] = self._step(optimizers[2], lambda: self.l2(
-                walked_image(self.generator, self.edit, self.walk, z, alpha, y), *target))
+        logs = {"train/d_loss": d_loss}
+        for repeat in range(2 if self.schedule == "DGwGw" else 1):
+            if repeat:  # the paper code's second G, w: G has changed, so its images are drawn anew
+                fakes = self._fakes(g_opt, z, alpha, y)
+            logs["train/g_loss"] = self._step(g_opt, generator_loss)
+            # w: the walk alone against the updated G, same targets
+            if target is not None:
+                logs["train/walk_loss"] = self._step(optimizers[2], walk_loss)
         self.log_dict(logs, prog_bar=True, batch_size=n)
         self._check_finite(logs, index)
+
+    def _fakes(self, g_opt: torch.optim.Optimizer, z: Tensor, alpha: Tensor | None, y: Tensor | None) -> list[Tensor]:
+        """[G(z)] (+ G(z + αw) with a walk), with the graph of G's parameters only."""
+        with self._toggled(g_opt):
+            fakes = [self.generator(z, y)]
+            return fakes + ([walked_image(self.generator, self.edit, self.walk, z, alpha, y)] if alpha is not None else [])
 
     @contextmanager
     def _toggled(self, optimizer: torch.optim.Optimizer) -> Iterator[None]:
