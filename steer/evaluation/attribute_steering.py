@@ -140,7 +140,7 @@ def attribute_steering(walked: WalkedAttributes, edit: Edit, factors: SpriteFact
         if identity.any():
             reference = model_mean[identity][:1, columns].expand(len(alphas), -1)
             achieved = edit.alpha_from_attributes(model_mean[:, columns], reference)
-    return AttributeSteering(edit, alphas, names, model_mean, _nanstd(model_values), data_mean, _nanstd(data_values),
+    return AttributeSteering(edit, alphas, names, model_mean, nanstd(model_values), data_mean, nanstd(data_values),
                              hi, achieved, fraction, n)
 
 
@@ -151,7 +151,7 @@ def check_data(generator: Generator, factors: SpriteFactors) -> None:
                          "images; give the data the generator was trained on.")
 
 
-def _nanstd(values: Tensor) -> Tensor:
-    """Std over dim 1 ignoring NaN (images with no foreground)."""
+def nanstd(values: Tensor) -> Tensor:
+    """Std over dim 1 ignoring NaN (images with no foreground, or no face found)."""
     mean = values.nanmean(1, keepdim=True)
     return ((values - mean) ** 2).nanmean(1).sqrt()

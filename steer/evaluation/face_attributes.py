@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from steer.data.latents import evaluation_latents
 from steer.edits import Edit
 from steer.errors import SteerError
+from steer.evaluation.attribute_steering import nanstd
 from steer.generators.base import Generator
 from steer.objective import repeat_alpha, walked_image
 from steer.sprites.histograms import histograms, intersection
@@ -119,10 +120,8 @@ class FaceSteering:
 
     def to_json(self) -> dict:
         def stats(values: Tensor) -> dict:
-            found = ~values.isnan()
-            mean = values.nanmean(1)
-            return {"detection_rate": found.float().mean(1).tolist(), "mean": mean.tolist(),
-                    "std": ((values - mean[:, None]) ** 2).nanmean(1).sqrt().tolist()}
+            return {"detection_rate": (~values.isnan()).float().mean(1).tolist(), "mean": values.nanmean(1).tolist(),
+                    "std": nanstd(values).tolist()}
 
         return {"edit": repr(self.edit), "attribute": self.attribute, "unit": "px", "alphas": self.alphas[:, 0].tolist(),
                 "n": self.walked.shape[1], "walked": stats(self.walked), "edited": stats(self.edited),
