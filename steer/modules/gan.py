@@ -20,6 +20,12 @@ docs/PAPER_PRESETS.md) differs in two ways, each an option here:
 (its pass through D, in train mode, also updates D's BatchNorm running
 statistics) and ``schedule="DGwGw"`` runs G and w twice per batch (their
 order D, G, w, G, w; G's images are drawn anew for the second G step).
+
+Class-conditional GANs (the §4.4 MNIST run): with a discriminator that has
+``num_classes`` (a projection discriminator, steer.discriminators), D sees
+real images with their labels (``batch["label"]``) and every fake with the
+class it was generated for: D(x̃, y_real), D(G(z, y), y), D(G(z + αw, y), y).
+The walk is one w shared by all classes (LinearWalk), as the paper's.
 """
 
 from __future__ import annotations
@@ -117,6 +123,11 @@ class GANModule(RecordedModule):
         self.save_hyperparameters(ignore=["generator", "discriminator", "adversarial", "edit", "walk", "augment",
                                           "g_optimizer", "d_optimizer", "w_optimizer"])
         self.automatic_optimization = False
+        self.conditional = bool(getattr(discriminator, "num_classes", None))
+        if self.conditional and generator.num_classes != discriminator.num_classes:
+            raise SteerError(f"a class-conditional discriminator ({discriminator.num_classes} classes) needs a generator "
+                             f"with as many classes, got num_classes={generator.num_classes}; set "
+                             "model.generator.init_args.num_classes to the discriminator's.")
         self.generator, self.discriminator = generator, discriminator
         self.adversarial = adversarial if adversarial is not None else NonSaturating()
         self.edit, self.augment = edit, augment
@@ -145,7 +156,7 @@ class GANModule(RecordedModule):
 
     # -- training ------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        real = batch["image"]
+        real, labels = batch["image"], self._labels(batch)
         index = int(batch["index"][0]) if "index" in batch else self.trainer.fit_loop.total_batch_idx
         g = rng(self.seed, "gan", self.global_rank, index)
         n, device = len(real), real.device
@@ -163,13 +174,13 @@ class GANModule(RecordedModule):
 
         # D: real against G(z) (and G(z + αw))
         d_loss = self._step(d_opt, lambda: self.adversarial.discriminator(
-            self.discriminator(real), *(self.discriminator(f.detach()) for f in fakes)))
+            self._d(real, labels), *(self._d(f.detach(), y) for f in fakes)))
 
         # G: adversarial on G(z) (and G(z + αw)), plus λ · masked L2 of the walk against edit(G_eval(z), α)
         target = self.edit(self._eval_source(z, y), alpha) if alpha is not None else None
 
         def generator_loss() -> Tensor:
-            loss = sum(self.adversarial.generator(self.discriminator(f)) for f in fakes)
+            loss = sum(self.adversarial.generator(self._d(f, y)) for f in fakes)
             if target is not None and self.steer_weight > 0:
                 loss = loss + self.steer_weight * self.l2(fakes[1], *target)
             return loss
@@ -179,7 +190,7 @@ class GANModule(RecordedModule):
             walked = walked_image(self.generator, self.edit, self.walk, z, alpha, y)
             loss = self.l2(walked, *target)
             if self.walk_adversarial > 0:
-                loss = loss + self.walk_adversarial * self.adversarial.generator(self.discriminator(walked))
+                loss = loss + self.walk_adversarial * self.adversarial.generator(self._d(walked, y))
             return loss
 
         logs = {"train/d_loss": d_loss}
@@ -192,6 +203,20 @@ class GANModule(RecordedModule):
                 logs["train/walk_loss"] = self._step(optimizers[2], walk_loss)
         self.log_dict(logs, prog_bar=True, batch_size=n)
         self._check_finite(logs, index)
+
+    def _labels(self, batch: dict[str, Tensor]) -> Tensor | None:
+        """The real images' classes for a conditional D (None for an unconditional one)."""
+        if not self.conditional:
+            return None
+        if "label" not in batch:
+            raise SteerError("a class-conditional discriminator needs the real images' classes under batch['label']; "
+                             "use a datamodule with labels (steer.data.MNISTDataModule) or an unconditional "
+                             "discriminator (no num_classes).")
+        return batch["label"]
+
+    def _d(self, images: Tensor, y: Tensor | None) -> Tensor:
+        """D's logits: D(images, y) if D is class-conditional, else D(images)."""
+        return self.discriminator(images, y) if self.conditional else self.discriminator(images)
 
     def _fakes(self, g_opt: torch.optim.Optimizer, z: Tensor, alpha: Tensor | None, y: Tensor | None) -> list[Tensor]:
         """[G(z)] (+ G(z + αw) with a walk), with the graph of G's parameters only."""
