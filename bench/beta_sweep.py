@@ -4,8 +4,10 @@
     python bench/beta_sweep.py --tiny --out /tmp/sweep          # a minute: the pipeline end to end
 
 Per (β, seed): train configs/sprites/beta_vae.yaml with that β and seed
-(``train.py fit`` in a subprocess, as a user would; a run whose last.ckpt
-exists under --runs is reused), score its encoder's disentanglement on the
+(``train.py fit`` in a subprocess, as a user would, for --steps steps; a run
+whose last.ckpt exists under --runs is reused, and so is its measured row,
+run.json, so that several processes may each take some of the runs and a
+last one, given all of them, only gathers), score its encoder's disentanglement on the
 sprites' known factors (``steer.evaluation.disentanglement``: MIG, DCI,
 FactorVAE score, SAP on --n sprites) and measure g_θ's control of x exactly
 as bench/g_theta_study.py does (``g_theta_study.study``: trajectories, the
@@ -23,6 +25,7 @@ numbers mean nothing). See docs/methods.md, "Disentanglement metrics".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +57,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--betas", type=float, nargs="+", default=[1, 2, 4, 8, 16])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds per β")
     p.add_argument("--runs", default="runs/beta_sweep", help="where the β-VAE runs are trained (or found)")
+    p.add_argument("--steps", type=int, default=2500, help="training steps per β-VAE (the config's 2500)")
     p.add_argument("--n", type=int, default=2000, help="sprites for the disentanglement scores")
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples of the runs")
     p.add_argument("--tiny", action="store_true", help="minimal sizes: checks the pipeline, measures nothing")
@@ -64,13 +68,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def train(beta: float, seed: int, folder: Path, tiny: bool) -> float | None:
-    """Train one β-VAE into ``folder`` (unless its last.ckpt exists: None); the wall seconds it took."""
+def train(beta: float, seed: int, folder: Path, steps: int, tiny: bool) -> float | None:
+    """Train one β-VAE for ``steps`` into ``folder`` (unless its last.ckpt exists: None); the wall seconds it
+    took."""
     if (folder / "last.ckpt").exists():
         return None
     command = [sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / CONFIG),
                "--model.init_args.beta", str(beta), "--seed_everything", str(seed), "--model.init_args.seed", str(seed),
                "--data.init_args.seed", str(seed), "--checkpoint.dirpath", str(folder),
+               "--trainer.max_steps", str(steps), "--trainer.val_check_interval", str(min(500, steps)),
                "--trainer.enable_progress_bar", "false", *(TINY["train"] if tiny else [])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     start = time.perf_counter()
@@ -78,6 +84,11 @@ def train(beta: float, seed: int, folder: Path, tiny: bool) -> float | None:
     if done.returncode != 0:
         raise SystemExit(f"training β={beta} seed={seed} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """The options that decide one run's row (not which runs, where, or how the sweep is gathered)."""
+    return {k: v for k, v in vars(args).items() if k not in ("betas", "seeds", "runs", "out", "resamples")}
 
 
 def scores(path: Path, n: int, seed: int) -> dict[str, float]:
@@ -134,12 +145,22 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             name = f"beta{beta:g}_seed{seed}"
             folder = Path(args.runs) / name
-            seconds = train(beta, seed, folder, args.tiny)
+            measured, settings = folder / "run.json", run_settings(args)
+            if measured.exists():
+                runs[name] = json.loads(measured.read_text())
+                if runs[name].get("settings") != settings:
+                    raise SystemExit(f"{measured} was measured with other settings ({runs[name].get('settings')}); "
+                                     "give another --runs folder, or delete it to measure that run anew.")
+                continue
+            seconds = train(beta, seed, folder, args.steps, args.tiny)
             path = folder / "last.ckpt"
+            start = time.perf_counter()
             row = study(name, str(path), args)
             runs[name] = {"beta": beta, "seed": seed, "checkpoint": str(path), "train_seconds": seconds,
                           "scores": scores(path, args.n, args.seed), "control_mean_std": row["control"]["mean_std"],
-                          "control": row["control"], "hist_intersection": row["hist_intersection"]}
+                          "control": row["control"], "hist_intersection": row["hist_intersection"],
+                          "measure_seconds": time.perf_counter() - start, "settings": settings}
+            save_json(runs[name], measured)
     named = list(runs.values())
     report = {"runs": runs, "command": ["python", *sys.argv], "machine": machine(device), "settings": vars(args),
               "correlation": {s: correlation([r["scores"][s] for r in named], [r["control_mean_std"] for r in named],

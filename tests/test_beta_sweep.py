@@ -46,3 +46,12 @@ def test_the_tiny_sweep_trains_scores_and_correlates(tmp_path):
     assert set(run["scores"]) >= {"mig", "dci_disentanglement", "dci_completeness", "factorvae", "sap"}
     assert abs(report["correlation"]["mig"]["r"]) == pytest.approx(1)  # two runs lie on a line
     assert (tmp_path / "out" / "beta_sweep.png").stat().st_size > 0
+
+    again = run_script("bench/beta_sweep.py", "--tiny", "--betas", "1", "8", "--seeds", "0", "--runs", "runs",
+                       "--out", "out2", "--threads", "1", cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    gathered = json.loads((tmp_path / "out2" / "beta_sweep.json").read_text())
+    assert gathered["runs"] == report["runs"]  # each run's measured row is reused, not measured anew
+    other = run_script("bench/beta_sweep.py", "--tiny", "--seed", "1", "--betas", "1", "--seeds", "0", "--runs", "runs",
+                       "--out", "out3", "--threads", "1", cwd=tmp_path, timeout=300)
+    assert other.returncode != 0 and "measured with other settings" in other.stderr

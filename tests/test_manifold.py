@@ -5,7 +5,13 @@ import json
 import pytest
 import torch
 
-from steer.discovery.manifold import MaskRegion, manifold, springs
+from steer.discovery.manifold import (
+    MaskRegion,
+    manifold,
+    random_direction_ratios,
+    random_direction_sequences,
+    springs,
+)
 from steer.errors import SteerError
 from steer.generators import DCGAN, Generator
 from steer.losses import MaskedLPIPS
@@ -53,6 +59,43 @@ def test_inside_changes_more_than_outside_and_targets_grow(found):
     assert found.ratio < 0.15  # mean |Δ| outside / inside; a random move gives about 1
     assert torch.all(found.targets[1:] > found.targets[:-1])  # c_i = c·(i/K)²: the region changes steadily
     assert found.inside_distance[-1] > 4 * found.inside_distance[0]
+
+
+def test_the_ratio_is_printed_beside_a_random_direction_baseline_that_it_beats(found):
+    # Patches: coordinates 0-2 paint only the mask, 3-7 everything, so a random direction changes the outside too
+    mean, std = found.random_ratio
+    assert found.random_ratios.shape == (8,) and std > 0
+    assert found.ratio < 0.5 * mean and mean > 0.3
+    assert f"{found.ratio:.3f} (random directions with the same steps: {mean:.3f} ± {std:.3f}, 8 draws)" in (
+        found.ratio_line())
+    summary = found.to_json()["random_direction_ratio"]
+    assert summary["mean"] == pytest.approx(mean) and len(summary["draws"]) == 8
+
+
+def test_the_baseline_walks_the_sequences_steps_along_random_directions_and_is_seeded(found):
+    draw = lambda: rng(0, "manifold", "random-directions")  # noqa: E731
+    movable = torch.ones(8)
+    sequences = random_direction_sequences(found.seed_latent, found.latents, movable, 5, draw())
+    assert torch.equal(sequences, random_direction_sequences(found.seed_latent, found.latents, movable, 5, draw()))
+    steps = (torch.diff(sequences, dim=1, prepend=found.seed_latent.expand(5, 1, 8))).norm(dim=2)
+    assert torch.allclose(steps, found.spacing.expand(5, -1), atol=1e-5)  # the same step sizes, straight lines
+    g = Patches().freeze()
+    args = (g, found.seed_latent, found.latents, found.seed_frame, MaskRegion(4, 4, 12, 12).mask(16))
+    assert torch.equal(random_direction_ratios(*args, draws=8, seed=0), found.random_ratios)
+    assert not torch.equal(random_direction_ratios(*args, draws=8, seed=1), found.random_ratios)
+
+
+def test_the_baseline_moves_only_walk_mask_coordinates():
+    class CentreOnly(Patches):  # only the coordinates that paint the mask may move: nothing changes outside
+        @property
+        def walk_mask(self):
+            return torch.tensor([1.0, 1, 1, 0, 0, 0, 0, 0])
+
+    g = CentreOnly().freeze()
+    z = seed_latent(g)
+    latents = z + 0.3 * torch.arange(1, 4.0)[:, None] * torch.nn.functional.one_hot(torch.tensor(0), 8)
+    ratios = random_direction_ratios(g, z[0], latents, g(z)[0], MaskRegion(4, 4, 12, 12).mask(16), draws=4, seed=0)
+    assert ratios.max() < 1e-5  # float rounding of the einsum only
 
 
 def test_springs_spread_the_sequence_evenly(found):
@@ -128,6 +171,8 @@ def test_adam_option_and_bad_options(tiny):
         manifold(tiny, z, MaskRegion(4, 4, 12, 12), k=1)
     with pytest.raises(SteerError, match="z_seed must hold 8 values"):
         manifold(tiny, torch.zeros(5), MaskRegion(4, 4, 12, 12))
+    with pytest.raises(SteerError, match="random_draws must be ≥ 2"):
+        manifold(tiny, z, MaskRegion(4, 4, 12, 12), random_draws=1)
 
 
 @pytest.mark.slow
@@ -142,6 +187,7 @@ def test_command_writes_the_report_and_logs_it_to_wandb(tmp_path):
     assert summary["outside_inside_ratio"] == pytest.approx(
         sum(summary["outside_change"]) / sum(summary["inside_change"]), rel=1e-5)
     assert summary["provenance"]["config"]["command"] == "discover manifold" and "mean change outside / inside" in done.stdout
+    assert "random directions with the same steps" in done.stdout and len(summary["random_direction_ratio"]["draws"]) == 8
     saved = torch.load(report / "latents.pt", weights_only=True)
     assert saved["latents"].shape == (4, 8) and saved["seed_latent"].shape == (8,)
     for name in ("frames.png", "manifold.gif"):

@@ -12,9 +12,12 @@ def compare(reports: list[str]) -> Report:
 
     Writes comparison.png (masked L2 and achieved α per α, one line per model)
     and comparison.json (per model: alphas, masked_l2, mean_<attribute>,
-    achieved, limit) to OUT, and prints the tables as Markdown.
+    achieved, limit) to OUT, and prints the tables as Markdown. A label given
+    several times names one model's seeds: its row is their mean with the 95 %
+    interval (Student t) of the masked L2 and achieved α, and each seed's limit.
 
     Args:
-        reports: LABEL=FOLDER items, e.g. [a=reports/a, b=reports/b].
+        reports: LABEL=FOLDER items, e.g. [a=reports/a, b=reports/b]; seeds of a model as
+            [a=reports/a_seed0, a=reports/a_seed1, a=reports/a_seed2, b=…].
     """
     return comparison_report(compare_reports(parse_reports(reports)))

@@ -12,6 +12,12 @@ with D a masked loss (MaskedL2 or MaskedLPIPS), a_out the outside's share of
 the image, and |x|_ε = √(x² + ε²), ε = 0.04·c (the exact |x| of the paper
 stalls L-BFGS's line search at the kink, where the targets are met). ``steer discover manifold`` writes the frames, a GIF and the
 latents; :func:`manifold_report` is that report.
+
+Its figure, mean change outside / inside (:func:`change_ratio`), comes with a
+baseline measured the same way: the same generator, seed and mask, with the
+sequence's steps laid along a random direction instead
+(:func:`random_direction_ratios`), so a ratio can be read against what an
+undirected move of the same size does.
 """
 
 from __future__ import annotations
@@ -145,6 +151,43 @@ def pixel_change(frames: Tensor, seed_frame: Tensor, mask: Tensor) -> tuple[Tens
     return inside, outside
 
 
+def change_ratio(inside_change: Tensor, outside_change: Tensor) -> float:
+    """Mean outside change / mean inside change over a sequence's frames (0: only the region changed)."""
+    return float(outside_change.mean() / inside_change.mean().clamp_min(1e-12))
+
+
+def random_direction_sequences(seed_latent: Tensor, latents: Tensor, movable: Tensor, draws: int,
+                               draw: torch.Generator) -> Tensor:
+    """(draws, K, d): per draw one random unit direction u (in the ``movable`` coordinates), walked from the seed
+    with the steps of the sequence seed, w_1, …, w_K: w'_i = w_0 + u Σ_{j≤i} ‖w_j − w_{j−1}‖."""
+    chain = torch.cat([seed_latent.reshape(1, -1), latents])
+    travelled = (chain[1:] - chain[:-1]).norm(dim=1).cumsum(0)  # (K,)
+    u = torch.randn(draws, chain.shape[1], generator=draw).to(chain) * movable
+    u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return chain[0] + travelled[None, :, None] * u[:, None, :]
+
+
+def random_direction_ratios(generator: Generator, seed_latent: Tensor, latents: Tensor, seed_frame: Tensor,
+                            mask: Tensor, draws: int, seed: int, y: Tensor | None = None) -> Tensor:
+    """(draws,) :func:`change_ratio` of :func:`random_direction_sequences`: the baseline of a discovered sequence.
+
+    One generator pass of K images per draw, no gradient; seeded by ``seed`` (stream "random-directions"), so the
+    same sequence and seed give the same baseline. Only the generator's ``walk_mask`` coordinates move.
+    """
+    device = seed_frame.device
+    movable = generator.walk_mask
+    movable = torch.ones(generator.latent_dim, device=device) if movable is None else movable.to(device)
+    sequences = random_direction_sequences(seed_latent.to(device), latents.to(device), movable, draws,
+                                           rng(seed, "manifold", "random-directions"))
+    ys = None if y is None else y.reshape(1).to(device).expand(len(latents))
+    ratios = []
+    with torch.no_grad():
+        for sequence in sequences:
+            inside, outside = pixel_change(generator(sequence, ys), seed_frame, mask)
+            ratios.append(change_ratio(inside, outside))
+    return torch.tensor(ratios)
+
+
 @dataclass
 class Manifold:
     """What :func:`manifold` finds: the seed, the K latents after it, their frames and changes."""
@@ -159,12 +202,24 @@ class Manifold:
     outside_distance: Tensor  # (K,) D outside the mask at the end
     inside_change: Tensor  # (K,) mean |frame − seed| per pixel inside the mask
     outside_change: Tensor  # (K,) the same outside
+    random_ratios: Tensor  # (draws,) the ratio of the same steps along random directions (the baseline)
     settings: dict = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         """Mean outside change / mean inside change (0: only the region changed)."""
-        return float(self.outside_change.mean() / self.inside_change.mean().clamp_min(1e-12))
+        return change_ratio(self.inside_change, self.outside_change)
+
+    @property
+    def random_ratio(self) -> tuple[float, float]:
+        """Mean and std (over the draws) of the baseline ratio."""
+        return float(self.random_ratios.mean()), float(self.random_ratios.std())
+
+    def ratio_line(self) -> str:
+        """'… outside / inside = 0.212 (random directions with the same steps: 0.981 ± 0.050, 8 draws)'."""
+        mean, std = self.random_ratio
+        return (f"mean change outside / inside = {self.ratio:.3f} (random directions with the same steps: "
+                f"{mean:.3f} ± {std:.3f}, {len(self.random_ratios)} draws)")
 
     @property
     def spacing(self) -> Tensor:
@@ -184,6 +239,8 @@ class Manifold:
             "mean_inside_change": float(self.inside_change.mean()),
             "mean_outside_change": float(self.outside_change.mean()),
             "outside_inside_ratio": self.ratio,
+            "random_direction_ratio": {"mean": self.random_ratio[0], "std": self.random_ratio[1],
+                                       "draws": self.random_ratios.tolist()},
             "spacing": self.spacing.tolist(),
         }
 
@@ -209,6 +266,7 @@ def manifold(
     targets: str = "ramp",
     seed: int = 0,
     y: Tensor | None = None,
+    random_draws: int = 8,
     progress: bool = True,
 ) -> Manifold:
     """K latents after ``z_seed`` that change ``generator``'s image inside ``mask`` only.
@@ -246,6 +304,8 @@ def manifold(
         targets: "ramp" (c·(i/K)², default) or "constant" (c, the paper's).
         seed: seed of the initial noise.
         y: the class (1,) for a class-conditional generator.
+        random_draws: random directions for the baseline ratio (:func:`random_direction_ratios`; one pass of
+            K images each, no gradient, against up to 1.25·steps passes with gradient for the search).
         progress: show a progress bar.
     """
     d = generator.latent_dim
@@ -259,6 +319,8 @@ def manifold(
         raise SteerError(f"give target_change for the distance {type(distance).__name__} (no default for it).")
     if k < 2 or steps < 1 or not target_change > 0:
         raise SteerError(f"a manifold needs k ≥ 2 latents, steps ≥ 1 and a change > 0; got {k}, {steps}, {target_change}.")
+    if random_draws < 2:
+        raise SteerError(f"random_draws must be ≥ 2 (the baseline's spread needs two draws), got {random_draws}.")
     sigma = default_sigma(d, k) if sigma is None else sigma
     if not sigma > 0 or alpha < 0 or beta < 0:
         raise SteerError(f"springs need σ > 0 and α, β ≥ 0; got σ={sigma}, α={alpha}, β={beta}.")
@@ -319,16 +381,18 @@ def manifold(
     with torch.no_grad():
         _, frames, d_in, d_out = terms()
     inside_change, outside_change = pixel_change(frames, seed_frame, inside)
+    random_ratios = random_direction_ratios(generator, z_seed[0], latents().detach(), seed_frame, inside,
+                                            random_draws, seed, y)
     settings = {"generator": type(generator).__name__, "k": k, "target_change": target_change,
                 "distance": type(distance).__name__, "sigma": sigma, "alpha": alpha, "beta": beta,
                 "steps": steps, "optimizer": optimizer, "lr": opt.defaults["lr"], "targets": targets,
                 "seed": seed, "mask": mask.as_text(), "mask_in": "fractions" if mask.fractions else "pixels",
-                "class": None if y is None else int(y[0])}
+                "class": None if y is None else int(y[0]), "random_draws": random_draws}
     return Manifold(
         seed_latent=z_seed[0].detach().cpu(), latents=latents().detach().cpu(), seed_frame=seed_frame[0].cpu(),
         frames=frames.cpu(), region=mask.pixels(generator.resolution), targets=goals.cpu(),
         inside_distance=d_in.cpu(), outside_distance=d_out.cpu(), inside_change=inside_change.cpu(),
-        outside_change=outside_change.cpu(), settings=settings,
+        outside_change=outside_change.cpu(), random_ratios=random_ratios, settings=settings,
     )
 
 
@@ -353,9 +417,8 @@ def plot_frames(result: Manifold, path: Path) -> Path:
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="lime", lw=1))
     axes[1, 0].set_ylabel("|Δ| to seed", fontsize=6)
     of_class = "" if result.settings.get("class") is None else f"class {result.settings['class']}; "
-    fig.suptitle(f"{of_class}mask {result.region} (pixels, x0,y0,x1,y1); "
-                 f"mean change outside / inside = {result.ratio:.3f}",
-                 fontsize=8, y=1.08)
+    fig.suptitle(f"{of_class}mask {result.region} (pixels, x0,y0,x1,y1);\n{result.ratio_line()}",
+                 fontsize=8, y=1.12)
     fig.subplots_adjust(hspace=0.05, wspace=0.05)
     return save_figure(fig, path)
 
@@ -372,6 +435,8 @@ def manifold_report(result: Manifold) -> Report:
     rows = [[i + 1, t, a, b] for i, (t, a, b) in
             enumerate(zip(summary["targets"], summary["inside_change"], summary["outside_change"]))]
     return Report("manifold.json", summary, files, (["frame", "target", "inside_change", "outside_change"], rows),
-                  [f"mean change outside / inside: {summary['outside_inside_ratio']:.3f}"],
+                  [result.ratio_line()],
                   {"manifold/frames": "frames.png", "manifold/animation": "manifold.gif"},
-                  {"outside_inside_ratio": summary["outside_inside_ratio"]}, job_type="manifold")
+                  {"outside_inside_ratio": summary["outside_inside_ratio"],
+                   "random_direction_ratio_mean": summary["random_direction_ratio"]["mean"],
+                   "random_direction_ratio_std": summary["random_direction_ratio"]["std"]}, job_type="manifold")

@@ -3,7 +3,10 @@
 For each labelled report: the masked L2 of the walk per α, the mean of the
 edit's measured attribute per α (sprites reports, e.g. ``mean_x`` for a
 shift in x), the achieved α and the limit (from the attribute where it was
-measured, else from registration). Writes comparison.png and comparison.json.
+measured, else from registration). A label given several times names the
+seeds of one model: its row holds the mean over them, the Student-t 95 %
+interval of the masked L2 and of the achieved α per α, and every seed's own
+row and limit. Writes comparison.png and comparison.json.
 """
 
 from __future__ import annotations
@@ -17,22 +20,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from steer.errors import SteerError  # noqa: E402
+from steer.evaluation.intervals import mean_ci  # noqa: E402
 from steer.reports.folder import save_figure  # noqa: E402
 from steer.reports.report import Report  # noqa: E402
 
 
-def parse_reports(reports: list[str]) -> dict[str, Path]:
-    """``["a=reports/a", …]`` → {label: folder}; clear errors for a bad item or a folder without metrics.json."""
-    out: dict[str, Path] = {}
+def parse_reports(reports: list[str]) -> dict[str, list[Path]]:
+    """``["a=reports/a0", "a=reports/a1", "b=reports/b0", …]`` → {label: [folder, …]} (a repeated label: that
+    model's seeds, in order); clear errors for a bad item, a folder given twice or one without metrics.json."""
+    out: dict[str, list[Path]] = {}
     for item in reports:
         label, sep, folder = item.partition("=")
         if not sep or not label or not folder:
             raise SteerError(f"--reports takes LABEL=FOLDER items (e.g. a=reports/a), got {item!r}.")
-        if label in out:
-            raise SteerError(f"--reports names the label {label!r} twice; give each report its own label.")
         if not (Path(folder) / "metrics.json").is_file():
             raise SteerError(f"{folder} has no metrics.json; give folders written by `steer evaluate steerability`.")
-        out[label] = Path(folder)
+        if any(Path(folder).resolve() == f.resolve() for f in out.get(label, [])):
+            raise SteerError(f"--reports gives {folder} twice for {label!r}; a repeated label names another seed's "
+                             "report, so give each seed's folder once.")
+        out.setdefault(label, []).append(Path(folder))
     if not out:
         raise SteerError("--reports needs at least one LABEL=FOLDER item.")
     return out
@@ -52,17 +58,41 @@ def summarise(metrics: dict) -> dict:
     return row
 
 
-def compare(reports: dict[str, Path]) -> dict:
-    """{label: summarise(metrics)}; every report must be of the same edit and α grid."""
+def over_seeds(rows: list[dict]) -> dict:
+    """One model's row from its seeds' rows: every per-α list is the mean over the seeds; ``masked_l2_ci95`` and
+    ``achieved_ci95`` are [low, high] per α (Student t); ``limit`` is the list of the seeds' limits."""
+    if len(rows) == 1:
+        return rows[0]
+    def finite(values: list) -> list:  # JSON has no NaN: a position no seed measured is None
+        return [finite(v) if isinstance(v, list) else (v if v == v else None) for v in values]
+
+    out: dict = {"alphas": rows[0]["alphas"], "seeds": len(rows), "per_seed": rows,
+                 "limit": [r["limit"] for r in rows], "limit_from": rows[0]["limit_from"]}
+    for key in rows[0]:
+        if key.startswith(("masked_l2", "baseline_l2", "mean_")) or key == "achieved":
+            out[key] = finite(mean_ci([r[key] for r in rows])["mean"])
+    for key in ("masked_l2", "achieved"):
+        ci = mean_ci([r[key] for r in rows])
+        out[f"{key}_ci95"] = [finite(ci["low"]), finite(ci["high"])]
+    return out
+
+
+def compare(reports: dict[str, list[Path]]) -> dict:
+    """{label: summarise(metrics), or over_seeds of its seeds' summaries}; every report must be of the same edit
+    and α grid."""
     rows, edits = {}, {}
-    for label, folder in reports.items():
-        try:
-            metrics = json.loads((folder / "metrics.json").read_text())
-            rows[label], edits[label] = summarise(metrics), (metrics["edit"], metrics["alphas"])
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-            reason = f"no {e}" if isinstance(e, KeyError) else type(e).__name__
-            raise SteerError(f"{folder}/metrics.json is not a steerability report ({reason}); give folders written by "
-                             "`steer evaluate steerability`, or rerun that report.") from None
+    for label, folders in reports.items():
+        seeds = []
+        for folder in folders:
+            try:
+                metrics = json.loads((folder / "metrics.json").read_text())
+                seeds.append(summarise(metrics))
+                edits[str(folder)] = (metrics["edit"], metrics["alphas"])
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+                reason = f"no {e}" if isinstance(e, KeyError) else type(e).__name__
+                raise SteerError(f"{folder}/metrics.json is not a steerability report ({reason}); give folders "
+                                 "written by `steer evaluate steerability`, or rerun that report.") from None
+        rows[label] = over_seeds(seeds)
     if len({json.dumps(e) for e in edits.values()}) > 1:
         raise SteerError("the reports measure different edits or α grids: " +
                          "; ".join(f"{k}: {e[0]}" for k, e in edits.items()) + ". Compare reports of one edit.")
@@ -70,13 +100,18 @@ def compare(reports: dict[str, Path]) -> dict:
 
 
 def plot(comparison: dict, path: Path) -> Path:
-    """Left: masked L2 per α (walk solid, no walk dotted); right: achieved α against the request."""
+    """Left: masked L2 per α (walk solid, no walk dotted); right: achieved α against the request. A model of
+    several seeds: its mean, with the 95 % interval shaded."""
     fig, (ax_err, ax_got) = plt.subplots(1, 2, figsize=(11, 4.2))
     for label, row in comparison["models"].items():
-        line, = ax_err.plot(row["alphas"], row["masked_l2"], "-o", label=f"{label}: walk", markersize=4)
+        seeds = f", {row['seeds']} seeds" if "seeds" in row else ""
+        line, = ax_err.plot(row["alphas"], row["masked_l2"], "-o", label=f"{label}: walk{seeds}", markersize=4)
         ax_err.plot(row["alphas"], row["baseline_l2"], ":", color=line.get_color(), label=f"{label}: no walk")
         ax_got.plot(row["alphas"], row["achieved"], "-o", color=line.get_color(), markersize=4,
                     label=f"{label} (limit from {row['limit_from']})")
+        for ax, key in ((ax_err, "masked_l2_ci95"), (ax_got, "achieved_ci95")):
+            if key in row:
+                ax.fill_between(row["alphas"], *row[key], color=line.get_color(), alpha=0.2, linewidth=0)
     alphas = next(iter(comparison["models"].values()))["alphas"]
     ax_got.plot(alphas, alphas, "k--", linewidth=0.8, label="requested")
     ax_err.set_xlabel("α")
@@ -91,17 +126,28 @@ def plot(comparison: dict, path: Path) -> Path:
 
 def comparison_report(comparison: dict) -> Report:
     """comparison.png and comparison.json; the tables as Markdown on the console."""
-    lines = [markdown(comparison)] + [f"{label}: limit ({row['limit_from']}) {row['limit']}"
-                                      for label, row in comparison["models"].items()]
+    lines = [markdown(comparison)] + [
+        f"{label}: limit ({row['limit_from']}){' per seed' if 'seeds' in row else ''} {row['limit']}"
+        for label, row in comparison["models"].items()]
     return Report("comparison.json", comparison, {"comparison.png": lambda p: plot(comparison, p)}, None, lines,
                   {"compare/curves": "comparison.png"}, job_type="compare")
 
 
 def markdown(comparison: dict) -> str:
-    """The masked-L2 and achieved-α tables as Markdown."""
+    """The masked-L2 and achieved-α tables as Markdown; a model of several seeds as mean ± half its 95 % interval."""
     models = comparison["models"]
     alphas = next(iter(models.values()))["alphas"]
     head = "| model | " + " | ".join(f"{a:+g}" for a in alphas) + " |\n|---|" + "---|" * len(alphas) + "\n"
-    l2 = "".join(f"| {k} | " + " | ".join(f"{v:.4f}" for v in r["masked_l2"]) + " |\n" for k, r in models.items())
-    got = "".join(f"| {k} | " + " | ".join(f"{v:+.2f}" for v in r["achieved"]) + " |\n" for k, r in models.items())
-    return f"masked L2 per α\n\n{head}{l2}\nachieved α per requested α\n\n{head}{got}"
+
+    def table(key: str, fmt: str) -> str:
+        rows = ""
+        for label, r in models.items():
+            bounds = zip(*r[f"{key}_ci95"]) if f"{key}_ci95" in r else ((None, None) for _ in r[key])
+            cells = ["–" if v is None else format(v, fmt) + ("" if lo is None or hi is None else f" ± {(hi - lo) / 2:.2g}")
+                     for v, (lo, hi) in zip(r[key], bounds)]
+            name = f"{label} ({r['seeds']} seeds)" if "seeds" in r else label
+            rows += f"| {name} | " + " | ".join(cells) + " |\n"
+        return rows
+
+    return (f"masked L2 per α\n\n{head}{table('masked_l2', '.4f')}\n"
+            f"achieved α per requested α\n\n{head}{table('achieved', '+.2f')}")
