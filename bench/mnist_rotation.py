@@ -1,6 +1,6 @@
 """Does joint training with augmentation make a GAN more steerable? The steerability paper's §4.4 on real MNIST.
 
-    PYTHONPATH=. python bench/mnist_rotation.py --jobs 2 --seeds 0 1 2 --batches 1200 --walk_batches 500 --n 500
+    PYTHONPATH=. python bench/mnist_rotation.py --jobs 2 --seeds 0 1 2 --batches 1000 --walk_batches 500 --n 500
     PYTHONPATH=. python bench/mnist_rotation.py --tiny --seeds 0 --out /tmp/mnist   # the pipeline end to end
 
 Per seed, three class-conditional DCGANs on the 5 000 real MNIST digits that
@@ -61,7 +61,7 @@ TINY = {"batches": 4, "walk_batches": 4, "n": 8, "batch_size": 8}
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--batches", type=int, default=1200, help="training batches of each GAN (a, b, c)")
+    p.add_argument("--batches", type=int, default=1000, help="training batches of each GAN (a, b, c)")
     p.add_argument("--walk_batches", type=int, default=500, help="training batches of each walk on a frozen G")
     p.add_argument("--n", type=int, default=500, help="latents per α in the evaluation")
     p.add_argument("--batch_size", type=int, default=50, help="latents per generator pass in the evaluation")
