@@ -17,8 +17,9 @@ Student-t 95 % interval (``steer.evaluation.intervals.mean_ci``).
 
 Writes mnist_rotation.json and mnist_rotation.png to --out and prints the
 reduction of (c)'s error against walk_a's inside the augmented range (±20°, α ≠ 0).
-The paper's table is in [0, 1] pixels, steer's masked L2 in [−1, 1]: its values
-are multiplied by ``PAPER_TO_STEER`` (4) before they are compared. ``--tiny``: a
+The paper's table is in [0, 1] pixels at 28 px, steer's masked L2 in [−1, 1] at
+32 px (2 px of black that always matches): its values are multiplied by
+``PAPER_TO_STEER`` = 4 · (28/32)² ≈ 3.06 before they are compared. ``--tiny``: a
 few batches and latents, to check the pipeline (its numbers mean nothing).
 """
 
@@ -53,8 +54,10 @@ PAPER = {"walk_a": [.09, .07, .06, .04, .02, 0, .02, .04, .07, .10, .12],
          "walk_b": [.07, .06, .04, .03, .01, 0, .01, .04, .07, .10, .12],
          "joint": [.04, .03, .02, .01, .01, 0, .01, .02, .04, .07, .11]}
 # Their masked L2 is the mean of the squared error over the masked pixels (tf.losses.compute_weighted_loss) of
-# sigmoid images in [0, 1]; steer's is the same mean over images in [-1, 1] = 2·x − 1, so 4 times theirs.
-PAPER_TO_STEER = 4.0
+# sigmoid images in [0, 1] at 28 px; steer's is the same mean over images in [-1, 1] = 2·x − 1 (4 times theirs) at
+# 32 px, whose 2 px black border always matches: the same error over (32/28)² as many pixels, × (28/32)².
+RANGE, PADDING = 4.0, (28 / 32) ** 2
+PAPER_TO_STEER = RANGE * PADDING
 TINY = {"batches": 4, "walk_batches": 4, "n": 8, "batch_size": 8}
 
 
@@ -151,7 +154,7 @@ def plot(report: dict, path: Path) -> Path:
         ax.plot(m["alphas"], m["mean"], color=f"C{i}", marker="o", ms=3, label=f"{m['label']} (steer)")
         ax.fill_between(m["alphas"], m["ci95"]["low"], m["ci95"]["high"], color=f"C{i}", alpha=0.2)
         paper = np.asarray(PAPER[model]) * PAPER_TO_STEER
-        ax.plot(ALPHAS, paper, color=f"C{i}", ls="--", lw=1, label=f"{m['label']} (paper × {PAPER_TO_STEER:g})")
+        ax.plot(ALPHAS, paper, color=f"C{i}", ls="--", lw=1, label=f"{m['label']} (paper × {PAPER_TO_STEER:.2f})")
     seeds = len(next(iter(report["models"].values()))["masked_l2"])
     ax.set_xlabel("rotation α (degrees)")
     ax.set_ylabel("masked L2 of G(z + αw) vs rotate(G(z), α), images in [−1, 1]")
@@ -181,12 +184,14 @@ def main(argv: list[str] | None = None) -> None:
     report = {**aggregate(measured, seconds),
               "gan_train_seconds": {name: {str(s): v for s, v in seconds[name].items()} for name in GANS},
               "paper": {"masked_l2": PAPER, "alphas": ALPHAS, "to_steer_scale": PAPER_TO_STEER,
-                        "scale": "theirs: mean squared error over the masked pixels of images in [0, 1]; steer's: "
-                                 "the same over images in [-1, 1], 4x theirs; multiply theirs by to_steer_scale"},
+                        "range_factor": RANGE, "padding_factor": PADDING,
+                        "scale": "theirs: mean squared error over the masked pixels of 28 px images in [0, 1]; "
+                                 "steer's: the same over 32 px images in [-1, 1] (x4) whose 2 px black border always "
+                                 "matches (x (28/32)^2); multiply theirs by to_steer_scale = range x padding"},
               "command": ["python", *sys.argv], "machine": machine(torch.device("cpu")), "settings": vars(args)}
     print(table(["model", *(f"{a:g}°" for a in ALPHAS)],
                 [[m["label"], *(f"{v:.4g}" for v in m["mean"])] for m in report["models"].values()]
-                + [[f"paper {LABELS[k]} × {PAPER_TO_STEER:g}", *(f"{v * PAPER_TO_STEER:.2f}" for v in row)]
+                + [[f"paper {LABELS[k]} × {PAPER_TO_STEER:.2f}", *(f"{v * PAPER_TO_STEER:.2f}" for v in row)]
                    for k, row in PAPER.items()]))
     r = report["reduction_joint_vs_walk_a"]
     print(f"reduction of (c) against (a) inside ±{AUGMENTED}° (α ≠ 0): {r['mean']:.3f}, 95 % CI "
