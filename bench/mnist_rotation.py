@@ -38,8 +38,10 @@ import numpy as np
 import torch
 from common import machine, table
 
+from steer.data.mnist import mnist_digits
 from steer.evaluation.intervals import mean_ci
 from steer.reports.folder import plt, save_figure, save_json, write_folder
+from steer.restore import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 ALPHAS = [-30, -24, -18, -12, -6, 0, 6, 12, 18, 24, 30]
@@ -116,10 +118,31 @@ def evaluate(model: str, seed: int, args: argparse.Namespace) -> dict:
     """``evaluate.py steerability`` of ``model``'s walk over ALPHAS; its metrics.json."""
     out = Path(args.runs) / f"seed{seed}" / "evaluations" / model
     checkpoint = Path(args.runs) / f"seed{seed}" / MEASURED[model] / "last.ckpt"
+    if (out / "metrics.json").exists():  # reused when it measured this grid on as many latents
+        metrics = json.loads((out / "metrics.json").read_text())
+        if metrics.get("alphas") == [float(a) for a in ALPHAS] and metrics.get("n_latents") == args.n:
+            return metrics
     run([sys.executable, str(ROOT / "evaluate.py"), "steerability", "--checkpoint", str(checkpoint), "--out", str(out),
          "--n", str(args.n), "--batch_size", str(min(args.batch_size, args.n)), "--seed", str(seed),
          "--alphas", json.dumps(ALPHAS), "--overwrite", "true"], f"evaluating {model} seed {seed}")
     return json.loads((out / "metrics.json").read_text())
+
+
+def diversity(model: str, seed: int, args: argparse.Namespace, n: int = 16) -> float:
+    """How much the steered generator's digits vary within a class: the pixel std over ``n`` latents per class,
+    averaged over pixels and the 10 classes (0 = one image per class; real digits: ``real_diversity``)."""
+    gan = Path(args.runs) / f"seed{seed}" / WALKS.get(model, "joint") / "last.ckpt"
+    generator = load_generator(str(gan)).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return float(np.mean([generator(generator.sample_latent(n, g), torch.full((n,), c)).std(0).mean().item()
+                              for c in range(10)]))
+
+
+def real_diversity(n: int = 16) -> float:
+    """``diversity`` of the real digits, as the data module serves them (32 px, [−1, 1]): the first n per class."""
+    images, labels = mnist_digits()
+    return float(np.mean([images[labels == c][:n].std(0).mean().item() for c in range(10)]))
 
 
 def in_range(alphas: list[float]) -> np.ndarray:
@@ -182,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     for (model, seed), metrics in zip(jobs, results):
         measured[model][seed] = metrics
     report = {**aggregate(measured, seconds),
+              "diversity": {"what": "pixel std over 16 latents per class, mean over pixels and classes",
+                            "real_digits": real_diversity(),
+                            **{m: {str(s): diversity(m, s, args) for s in args.seeds} for m in MEASURED}},
               "gan_train_seconds": {name: {str(s): v for s, v in seconds[name].items()} for name in GANS},
               "paper": {"masked_l2": PAPER, "alphas": ALPHAS, "to_steer_scale": PAPER_TO_STEER,
                         "range_factor": RANGE, "padding_factor": PADDING,
@@ -193,6 +219,9 @@ def main(argv: list[str] | None = None) -> None:
                 [[m["label"], *(f"{v:.4g}" for v in m["mean"])] for m in report["models"].values()]
                 + [[f"paper {LABELS[k]} × {PAPER_TO_STEER:.2f}", *(f"{v * PAPER_TO_STEER:.2f}" for v in row)]
                    for k, row in PAPER.items()]))
+    print("within-class diversity (pixel std over latents): real digits "
+          f"{report['diversity']['real_digits']:.3f}; " + "; ".join(
+              f"{m}: " + ", ".join(f"{v:.3f}" for v in report["diversity"][m].values()) for m in MEASURED))
     r = report["reduction_joint_vs_walk_a"]
     print(f"reduction of (c) against (a) inside ±{AUGMENTED}° (α ≠ 0): {r['mean']:.3f}, 95 % CI "
           f"[{r['low']:.3f}, {r['high']:.3f}] over seeds {args.seeds}")
