@@ -43,3 +43,22 @@ def test_the_same_folder_twice_for_one_label_is_refused(tmp_path):
     folder = report(tmp_path / "a", [0.1, 0.0, 0.1], [-4.0, 0.0, 4.0], {"negative": None, "positive": None})
     with pytest.raises(SteerError, match="twice for 'a'"):
         parse_reports([f"a={folder}", f"a={folder}"])
+
+
+def test_errors_inside_and_beyond_the_training_range_and_the_reduction_against_the_first_model(tmp_path):
+    def five(folder, l2):
+        folder.mkdir(parents=True)
+        metrics = {"edit": "ShiftX(max_shift=4)", "alphas": [-8.0, -4.0, 0.0, 4.0, 8.0], "walk_error": l2,
+                   "baseline_error": [0.2, 0.1, 0.0, 0.1, 0.2], "in_training_range": [False, True, True, True, False],
+                   "achieved_alpha": [-2.0, -1.0, 0.0, 1.0, 2.0], "limit": {"negative": None, "positive": None}}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        return f"{folder}"
+
+    items = [f"a={five(tmp_path / f'a{i}', [0.4, 0.2, 0.0, 0.2, 0.4])}" for i in range(2)]
+    items += [f"c={five(tmp_path / 'c0', [0.3, 0.1, 0.0, 0.1, 0.3])}", f"c={five(tmp_path / 'c1', [0.2, 0.1, 0.0, 0.1, 0.2])}"]
+    got = compare(parse_reports(items))["ranges"]
+    assert got["models"]["a"]["inside"]["per_seed"] == pytest.approx([0.2, 0.2])  # the identity left out
+    assert got["models"]["c"]["beyond"]["per_seed"] == pytest.approx([0.3, 0.2])
+    assert got["reduction_vs"] == "a"
+    assert got["reduction"]["c"]["inside"]["per_seed"] == pytest.approx([0.5, 0.5])
+    assert got["reduction"]["c"]["beyond"]["mean"] == pytest.approx(1 - 0.25 / 0.4)

@@ -3,10 +3,11 @@
 For each labelled report: the masked L2 of the walk per α, the mean of the
 edit's measured attribute per α (sprites reports, e.g. ``mean_x`` for a
 shift in x), the achieved α and the limit (from the attribute where it was
-measured, else from registration). A label given several times names the
-seeds of one model: its row holds the mean over them, the Student-t 95 %
-interval of the masked L2 and of the achieved α per α, and every seed's own
-row and limit. Writes comparison.png and comparison.json.
+measured, else from registration), and the mean masked L2 inside and beyond
+the training range with each model's reduction against the first. A label
+given several times names the seeds of one model: its row holds the mean
+over them, the Student-t 95 % interval of the masked L2 and of the achieved
+α per α, and every seed's own row and limit. Writes comparison.png and comparison.json.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -46,7 +48,8 @@ def parse_reports(reports: list[str]) -> dict[str, list[Path]]:
 
 def summarise(metrics: dict) -> dict:
     """One model's row: alphas, masked_l2, baseline_l2, mean_<attribute>, achieved, limit."""
-    row = {"alphas": metrics["alphas"], "masked_l2": metrics["walk_error"], "baseline_l2": metrics["baseline_error"]}
+    row = {"alphas": metrics["alphas"], "masked_l2": metrics["walk_error"], "baseline_l2": metrics["baseline_error"],
+           "in_training_range": metrics.get("in_training_range")}
     attributes = metrics.get("attributes")
     edit_attributes = attributes and attributes.get("achieved_alpha") is not None
     if edit_attributes:
@@ -96,7 +99,36 @@ def compare(reports: dict[str, list[Path]]) -> dict:
     if len({json.dumps(e) for e in edits.values()}) > 1:
         raise SteerError("the reports measure different edits or α grids: " +
                          "; ".join(f"{k}: {e[0]}" for k, e in edits.items()) + ". Compare reports of one edit.")
-    return {"edit": next(iter(edits.values()))[0], "models": rows}
+    return {"edit": next(iter(edits.values()))[0], "models": rows, "ranges": ranges(rows)}
+
+
+def range_means(row: dict) -> dict[str, list[float]]:
+    """Per seed, the mean masked L2 over the α inside the training range and over those beyond it (the identity,
+    where the edit changes nothing, left out)."""
+    seeds = row.get("per_seed", [row])
+    out: dict[str, list[float]] = {"inside": [], "beyond": []}
+    for r in seeds:
+        inside = np.asarray(r["in_training_range"] or [True] * len(r["alphas"]), dtype=bool)
+        moved = np.asarray(r["baseline_l2"], dtype=float) > 0
+        error = np.asarray(r["masked_l2"], dtype=float)
+        out["inside"].append(float(error[inside & moved].mean()) if (inside & moved).any() else float("nan"))
+        out["beyond"].append(float(error[~inside & moved].mean()) if (~inside & moved).any() else float("nan"))
+    return out
+
+
+def ranges(rows: dict[str, dict]) -> dict:
+    """Per model, the mean masked L2 inside and beyond the training range (over its seeds: mean and 95 % interval);
+    for every model after the first, its reduction against the first, 1 − its mean / the first's, paired seed by
+    seed in the order given (only where both have as many seeds)."""
+    means = {label: range_means(row) for label, row in rows.items()}
+    out: dict = {"models": {label: {side: {"per_seed": v, **mean_ci(v)} for side, v in m.items()}
+                            for label, m in means.items()}, "reduction_vs": next(iter(rows)), "reduction": {}}
+    first = means[next(iter(rows))]
+    for label, m in list(means.items())[1:]:
+        if len(m["inside"]) == len(first["inside"]):
+            out["reduction"][label] = {side: {"per_seed": r, **mean_ci(r)} for side in m for r in
+                                       [[1 - a / b for a, b in zip(m[side], first[side])]]}
+    return json.loads(json.dumps(out).replace("NaN", "null"))
 
 
 def plot(comparison: dict, path: Path) -> Path:
@@ -128,9 +160,26 @@ def comparison_report(comparison: dict) -> Report:
     """comparison.png and comparison.json; the tables as Markdown on the console."""
     lines = [markdown(comparison)] + [
         f"{label}: limit ({row['limit_from']}){' per seed' if 'seeds' in row else ''} {row['limit']}"
-        for label, row in comparison["models"].items()]
+        for label, row in comparison["models"].items()] + range_lines(comparison["ranges"])
     return Report("comparison.json", comparison, {"comparison.png": lambda p: plot(comparison, p)}, None, lines,
                   {"compare/curves": "comparison.png"}, job_type="compare")
+
+
+def range_lines(ranges: dict) -> list[str]:
+    """The mean masked L2 inside / beyond the training range per model, and each model's reduction against the
+    first, as console lines (mean [95 % interval] over seeds where there are several)."""
+    def said(v: dict, percent: bool = False) -> str:
+        k = 100 if percent else 1
+        if v["mean"] is None:
+            return "–"
+        text = f"{k * v['mean']:.1f} %" if percent else f"{v['mean']:.4f}"
+        return text + (f" [{k * v['low']:.3g}, {k * v['high']:.3g}]" if v["low"] is not None else "")
+
+    lines = [f"{label}: mean masked L2 inside the training range {said(m['inside'])}, beyond it {said(m['beyond'])}"
+             for label, m in ranges["models"].items()]
+    lines += [f"{label} against {ranges['reduction_vs']}: masked L2 lower by {said(r['inside'], True)} inside the "
+              f"training range, {said(r['beyond'], True)} beyond it" for label, r in ranges["reduction"].items()]
+    return lines
 
 
 def markdown(comparison: dict) -> str:
