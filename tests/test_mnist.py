@@ -135,7 +135,8 @@ def test_the_mnist_rotation_bench_runs_end_to_end_tiny(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "out" / "mnist_rotation.json").read_text())
-    assert set(report["models"]) == {"walk_a", "walk_b", "joint"}
+    assert set(report["models"]) == {"walk_a", "walk_b", "joint", "joint_default"}
+    assert set(report["reduction_vs_walk_a"]) == {"alphas", "walk_b", "joint", "joint_default"}
     assert report["models"]["joint"]["alphas"] == [-30, -24, -18, -12, -6, 0, 6, 12, 18, 24, 30]
     assert report["paper"]["to_steer_scale"] == pytest.approx(4 * (28 / 32) ** 2)
     assert (tmp_path / "out" / "mnist_rotation.png").is_file()
